@@ -1,0 +1,31 @@
+# Two entry points for a fresh clone: `make repro` (the default pipeline) and `make test`.
+# Each creates .venv and installs exactly what it needs first.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: repro test lint
+
+$(BIN)/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.run-deps: $(BIN)/python requirements.txt requirements-bundled.txt constraints.txt
+	$(PIP) -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-bundled.txt
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.run-deps requirements-test.txt
+	$(PIP) -r requirements-test.txt
+	touch $@
+
+repro: $(VENV)/.run-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
+
+test: $(VENV)/.test-deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest tests -v --durations=15
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check stages tests benchmarks

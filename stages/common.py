@@ -1,0 +1,130 @@
+"""Plumbing every stage shares: params, clear errors, atomic outputs, deterministic files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class DistilleryError(Exception):
+    """A problem the user can fix: the message names the file, column or param and how to fix it."""
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's main(); a DistilleryError becomes one clear line on stderr and exit status 2."""
+    try:
+        main()
+    except DistilleryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
+    if not path.exists():
+        raise DistilleryError(f"{path} not found: run the stage from the project root")
+    with path.open() as file:
+        return yaml.safe_load(file) or {}
+
+
+def param(params: dict[str, Any], dotted: str) -> Any:
+    """params['a']['b'] for 'a.b', with an error that names the missing key."""
+    node: Any = params
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise DistilleryError(f"params.yaml: missing '{dotted}'; add it (see the README's params table)")
+        node = node[key]
+    return node
+
+
+def positive(params: dict[str, Any], dotted: str, kind: type = float) -> Any:
+    value = param(params, dotted)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise DistilleryError(f"params.yaml: '{dotted}' must be a number > 0, got {value!r}")
+    if kind is int and int(value) != value:
+        raise DistilleryError(f"params.yaml: '{dotted}' must be a whole number, got {value!r}")
+    return kind(value)
+
+
+def fraction(params: dict[str, Any], dotted: str, low_open: bool = True) -> float:
+    """A number in (0, 1), or [0, 1] when low_open is False (weights and probabilities)."""
+    value = param(params, dotted)
+    bad = isinstance(value, bool) or not isinstance(value, (int, float))
+    if not bad:
+        bad = not (0 < value < 1) if low_open else not (0 <= value <= 1)
+    if bad:
+        interval = "(0, 1), exclusive" if low_open else "[0, 1]"
+        raise DistilleryError(f"params.yaml: '{dotted}' must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def staged_outputs(destination: str | Path) -> Iterator[Path]:
+    """Yield a scratch folder; on success move each file in it into `destination`.
+
+    A stage that fails (or is interrupted) leaves no partial output: the scratch
+    folder is deleted and `destination` is left as it was.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        yield scratch
+        destination.mkdir(exist_ok=True)
+        for item in sorted(scratch.iterdir()):
+            target = destination / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Byte-stable parquet: no pandas metadata, fixed compression, one row group."""
+    pq.write_table(
+        table.replace_schema_metadata(None),
+        path,
+        compression="zstd",
+        compression_level=3,
+        row_group_size=max(len(table), 1),
+        write_statistics=False,
+        store_schema=False,
+    )
+
+
+def read_parquet(path: Path) -> pa.Table:
+    if not Path(path).exists():
+        raise DistilleryError(f"{path} not found: run 'dvc repro' to build it")
+    return pq.read_table(path)
+
+
+def write_json(data: Any, path: Path) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_json(path: Path) -> Any:
+    if not Path(path).exists():
+        raise DistilleryError(f"{path} not found: run 'dvc repro' to build it")
+    return json.loads(Path(path).read_text(encoding="utf-8"))

