@@ -7,12 +7,12 @@ the outputs that varies from run to run.
 
 import numpy as np
 import pandas as pd
+import torch
 
 from common import load_params, param, positive, read_json, read_parquet, run_stage, staged_outputs, write_json
 from report import examples_per_second, markdown_table, mcnemar_p, plot_learning_curves
 from student import Packed, evaluate, load_student
 from teacher import load_classifier, parameter_count, predict_logits
-import torch
 
 OUT = "data/compare"
 
@@ -51,14 +51,19 @@ def main() -> None:
         results[role] = {
             "accuracy": accuracy,
             "params": parameter_count(model),
-            "examples_per_s": examples_per_second(lambda: evaluate(model, packed, labels, batch_size), packed.size),
+            "examples_per_s": examples_per_second(
+                lambda model=model: evaluate(model, packed, labels, batch_size), packed.size
+            ),
             "agreement_with_teacher": float(np.mean(predictions[role] == teacher_pred)),
         }
     results["student_vs_autodidact"] = {
         "delta": results["student"]["accuracy"] - results["autodidact"]["accuracy"],
         "mcnemar_p": mcnemar_p(truth, predictions["student"], predictions["autodidact"]),
     }
-    results = {name: {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()} for name, row in results.items()}
+    results = {
+        name: {key: round(value, 6) if isinstance(value, float) else value for key, value in row.items()}
+        for name, row in results.items()
+    }
 
     with staged_outputs(OUT) as out:
         write_json(results, out / "metrics.json")
@@ -87,8 +92,11 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
     verdict = (
         f"The student is {abs(versus['delta']) * 100:.1f} points {'above' if versus['delta'] >= 0 else 'below'} "
         f"the autodidact (McNemar p = {versus['mcnemar_p']:.4g}); "
-        + ("the difference is significant at the 5% level." if significant
-           else "that difference is not significant at the 5% level: this run does not show the teacher helped.")
+        + (
+            "the difference is significant at the 5% level."
+            if significant
+            else "that difference is not significant at the 5% level: this run does not show the teacher helped."
+        )
     )
     return "\n".join(
         [

@@ -68,7 +68,9 @@ def _read_file(path: Path) -> pd.DataFrame:
         if name.endswith((".jsonl", ".jsonl.gz")):
             return pd.read_json(path, lines=True, dtype=False)
     except (ValueError, OSError, UnicodeDecodeError) as error:
-        raise DistilleryError(f"{path}: could not be read ({error}); check that it is a valid {path.suffix} file")
+        raise DistilleryError(
+            f"{path}: could not be read ({error}); check that it is a valid {path.suffix} file"
+        ) from None
     raise DistilleryError(f"data.source: '{path}' has an unknown format; use one of {', '.join(FORMATS)}")
 
 

@@ -5,7 +5,17 @@ Writes data/prepared/{train,test}.parquet (id, text, label), labels.json and sta
 
 import pyarrow as pa
 
-from common import DistilleryError, fraction, load_params, param, positive, run_stage, staged_outputs, write_json, write_parquet
+from common import (
+    DistilleryError,
+    fraction,
+    load_params,
+    param,
+    positive,
+    run_stage,
+    staged_outputs,
+    write_json,
+    write_parquet,
+)
 from dataset import balance_and_split, clean, example_id, read_source
 
 OUT = "data/prepared"
@@ -28,9 +38,7 @@ def main() -> None:
     print(f"prepare: reading {source}")
     cleaned = clean(read_source(source, text_columns + [label_column]), text_columns, label_column, source)
     num_classes = len(cleaned.label_names)
-    train_rows, test_rows = balance_and_split(
-        cleaned.labels, num_classes, max_examples, balance, test_fraction, seed
-    )
+    train_rows, test_rows = balance_and_split(cleaned.labels, num_classes, max_examples, balance, test_fraction, seed)
     report = cleaned.report | {"classes": num_classes, "train": len(train_rows), "test": len(test_rows)}
     print(
         f"prepare: {report['rows_read']} rows read, dropped {report['dropped_missing_or_empty']} with missing "

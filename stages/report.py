@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -42,7 +42,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def plot_learning_curves(histories: dict[str, "object"], teacher_accuracy: float, path: Path) -> None:
+def plot_learning_curves(histories: dict[str, object], teacher_accuracy: float, path: Path) -> None:
     """Test accuracy per epoch for each history (a DataFrame), with the teacher as a line."""
     import matplotlib
 

@@ -5,9 +5,9 @@ The distilled student and the autodidact control share everything here; only the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -156,7 +156,9 @@ class Settings:
 
 
 @torch.no_grad()
-def evaluate(model: BagOfEmbeddings, data: Packed, labels: torch.Tensor, batch_size: int = 4096) -> tuple[float, float, torch.Tensor]:
+def evaluate(
+    model: BagOfEmbeddings, data: Packed, labels: torch.Tensor, batch_size: int = 4096
+) -> tuple[float, float, torch.Tensor]:
     """Cross-entropy against the true labels, accuracy, and the predictions."""
     model.eval()
     logits = torch.cat(
@@ -245,16 +247,26 @@ def train_stage(role: str, loss_fn: LossFn, use_teacher: bool) -> None:
     model = BagOfEmbeddings(vocab["vocab_size"], settings.dim, num_classes)
     print(f"{role}: {sum(p.numel() for p in model.parameters())} parameters, {train_table.num_rows} training examples")
     history = train(
-        model, Packed(train_table["input_ids"]), targets, train_labels,
-        Packed(test_table["input_ids"]), test_labels, loss_fn, settings, role,
+        model,
+        Packed(train_table["input_ids"]),
+        targets,
+        train_labels,
+        Packed(test_table["input_ids"]),
+        test_labels,
+        loss_fn,
+        settings,
+        role,
     )
     with staged_outputs(f"data/{role}") as out:
         save_student(model, out / "model.safetensors")
         write_history(history, out / "history.csv")
         final = history[-1]
         write_json(
-            {"accuracy": round(final["test_acc"], 6), "test_loss": round(final["test_loss"], 6),
-             "params": sum(p.numel() for p in model.parameters())},
+            {
+                "accuracy": round(final["test_acc"], 6),
+                "test_loss": round(final["test_loss"], 6),
+                "params": sum(p.numel() for p in model.parameters()),
+            },
             out / "metrics.json",
         )
     print(f"{role}: test accuracy {history[-1]['test_acc']:.4f}")
@@ -264,5 +276,5 @@ def student_loss_from_params(params: dict) -> LossFn:
     kind = param(params, "student.loss")
     if kind not in ("mse", "kl"):
         raise DistilleryError(f"params.yaml: 'student.loss' must be 'mse' or 'kl', got {kind!r}")
-    return distillation_loss(kind, positive(params, "student.temperature"), fraction(params, "student.alpha", low_open=False))
-
+    temperature = positive(params, "student.temperature")
+    return distillation_loss(kind, temperature, fraction(params, "student.alpha", low_open=False))

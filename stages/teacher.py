@@ -80,7 +80,7 @@ def fine_tune(
     """AdamW with linear warmup and decay, dynamic padding, length-grouped batches."""
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    dataset = [{"input_ids": ids, "labels": int(label)} for ids, label in zip(token_ids, labels)]
+    dataset = [{"input_ids": ids, "labels": int(label)} for ids, label in zip(token_ids, labels, strict=True)]
     args = TrainingArguments(
         output_dir=str(workdir),
         num_train_epochs=settings["epochs"],
@@ -108,6 +108,13 @@ def fine_tune(
     )
     trainer.train()
     return trainer.model
+
+
+def is_main_process() -> bool:
+    """True in a plain run, and in the first process under accelerate launch / torchrun."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 def length_sorted_batches(token_ids: list[list[int]], batch_size: int) -> list[np.ndarray]:

@@ -6,7 +6,7 @@ Writes data/logits/<split>.parquet: id, logit_0 .. logit_{C-1} (float32), teache
 import pyarrow as pa
 
 from common import load_params, param, positive, read_json, read_parquet, run_stage, staged_outputs, write_parquet
-from teacher import load_classifier, predict_logits
+from teacher import is_main_process, load_classifier, predict_logits
 
 TEACHER, OUT = "data/teacher", "data/logits"
 
@@ -26,16 +26,19 @@ def main() -> None:
     pad_id = read_json("data/tokenized/vocab.json")["pad_id"]
     model = load_classifier(f"./{TEACHER}")
 
-    with staged_outputs(OUT) as out:
-        for split in ("train", "test"):
-            tokenized = read_parquet(f"data/tokenized/{split}.parquet")
-            logits = predict_logits(
-                model, tokenized["input_ids"].to_pylist(), pad_id, batch_size, device, progress=f"teacher_logits {split}"
-            )
-            table = logits_table(tokenized["id"], logits)
-            accuracy = (table["teacher_pred"].to_numpy() == tokenized["label"].to_numpy()).mean()
-            print(f"teacher_logits: {split}: {len(logits)} examples, teacher accuracy {accuracy:.4f}")
-            write_parquet(table, out / f"{split}.parquet")
+    tables = {}
+    for split in ("train", "test"):
+        tokenized = read_parquet(f"data/tokenized/{split}.parquet")
+        token_ids = tokenized["input_ids"].to_pylist()
+        logits = predict_logits(model, token_ids, pad_id, batch_size, device, progress=f"teacher_logits {split}")
+        table = logits_table(tokenized["id"], logits)
+        accuracy = (table["teacher_pred"].to_numpy() == tokenized["label"].to_numpy()).mean()
+        print(f"teacher_logits: {split}: {len(logits)} examples, teacher accuracy {accuracy:.4f}")
+        tables[split] = table
+    if is_main_process():
+        with staged_outputs(OUT) as out:
+            for split, table in tables.items():
+                write_parquet(table, out / f"{split}.parquet")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,10 @@ def main() -> None:
             prepared = read_parquet(f"{IN}/{split}.parquet")
             token_ids = tokenize(tokenizer, prepared["text"].to_pylist(), max_length)
             lengths = [len(ids) for ids in token_ids]
-            print(f"tokenize: {split}: {len(token_ids)} texts, {sum(lengths) / len(lengths):.1f} tokens "
-                  f"on average, {sum(n == max_length for n in lengths)} truncated to {max_length}")
+            print(
+                f"tokenize: {split}: {len(token_ids)} texts, {sum(lengths) / len(lengths):.1f} tokens "
+                f"on average, {sum(n == max_length for n in lengths)} truncated to {max_length}"
+            )
             table = pa.table(
                 {
                     "id": prepared["id"],

@@ -18,7 +18,7 @@ from common import (
     seed_everything,
     staged_outputs,
 )
-from teacher import fine_tune, load_classifier, load_tokenizer
+from teacher import fine_tune, is_main_process, load_classifier, load_tokenizer
 
 OUT = "data/teacher"
 
@@ -69,9 +69,10 @@ def main() -> None:
             )
         print(f"train_teacher: using the fine-tuned {model_name} as it is (teacher.fine_tune: false)")
 
-    with staged_outputs(OUT) as out:
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
+    if is_main_process():
+        with staged_outputs(OUT) as out:
+            model.save_pretrained(out)
+            tokenizer.save_pretrained(out)
 
 
 if __name__ == "__main__":

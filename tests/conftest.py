@@ -45,8 +45,12 @@ def build_tiny_teacher(directory: Path) -> Path:
     words = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL)) + digits
     tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(words)})
     config = BertConfig(
-        vocab_size=len(words), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
+        vocab_size=len(words),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
     )
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -63,10 +67,24 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 TINY_PARAMS = {
     "seed": 7,
-    "data": {"source": "data/raw/reviews.csv", "text_column": "review", "label_column": "sentiment",
-             "max_examples": None, "balance": True, "test_fraction": 0.2},
-    "teacher": {"model": "./models/tiny-bert", "fine_tune": True, "max_length": 32, "epochs": 4,
-                "batch_size": 16, "lr": 3.0e-3, "warmup_ratio": 0.1, "infer_batch_size": 32},
+    "data": {
+        "source": "data/raw/reviews.csv",
+        "text_column": "review",
+        "label_column": "sentiment",
+        "max_examples": None,
+        "balance": True,
+        "test_fraction": 0.2,
+    },
+    "teacher": {
+        "model": "./models/tiny-bert",
+        "fine_tune": True,
+        "max_length": 32,
+        "epochs": 4,
+        "batch_size": 16,
+        "lr": 3.0e-3,
+        "warmup_ratio": 0.1,
+        "infer_batch_size": 32,
+    },
     "student": {"dim": 16, "epochs": 3},
     "compare": {"speed_examples": 16},
 }
@@ -85,8 +103,14 @@ def update_params(project: Path, changes: dict) -> None:
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command (dvc, git, a stage) with the test interpreter's venv first on PATH."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               PYTHONUNBUFFERED="1", DVC_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        PYTHONUNBUFFERED="1",
+        DVC_NO_ANALYTICS="1",
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

@@ -1,0 +1,91 @@
+"""prepare's core: reading every supported format, cleaning, label mapping, balancing, splitting."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common import DistilleryError
+from dataset import balance_and_split, builtin_rotten_tomatoes, clean, example_id, read_source
+
+
+def test_builtin_rotten_tomatoes_is_binary_fresh_and_rotten() -> None:
+    frame = builtin_rotten_tomatoes()
+    assert set(frame["category"]) == {"fresh", "rotten"}
+    assert (frame["category"] == "fresh").sum() == 7403
+    assert (frame["category"] == "rotten").sum() == 5405
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".tsv.gz", ".parquet", ".jsonl"])
+def test_every_format_reads_the_same_rows(tmp_path: Path, suffix: str) -> None:
+    frame = pd.DataFrame({"body": ['says "hi"', "b", "c"], "stars": [1, 2, 3], "extra": ["x", "y", "z"]})
+    path = tmp_path / f"reviews{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix == ".jsonl":
+        path.write_text("\n".join(json.dumps(row) for row in frame.to_dict("records")) + "\n")
+    elif ".tsv" in suffix:  # review TSVs (Amazon's) hold bare, unescaped quotes
+        frame.to_csv(path, sep="\t", index=False, quoting=csv.QUOTE_NONE)
+    else:
+        frame.to_csv(path, index=False)
+    loaded = read_source(str(path), ["body", "stars"])
+    assert loaded["body"].tolist() == ['says "hi"', "b", "c"]
+    assert loaded["stars"].tolist() == ["1", "2", "3"]
+
+
+def test_clean_joins_columns_drops_missing_and_duplicates_and_maps_labels() -> None:
+    frame = pd.DataFrame(
+        {
+            "headline": ["Great", None, "Bad", "Great", "Meh", "x"],
+            "body": ["film", "only body", "film", "film", "  ", "y"],
+            "stars": ["5", "1", "1", "5", "3", None],
+        }
+    ).astype("string")
+    cleaned = clean(frame, ["headline", "body"], "stars", "f.tsv")
+    assert cleaned.texts == ["Great film", "only body", "Bad film", "Meh"]
+    assert cleaned.label_names == ["1", "3", "5"]
+    assert cleaned.labels.tolist() == [2, 0, 0, 1]
+    assert cleaned.report == {"rows_read": 6, "dropped_missing_or_empty": 1, "dropped_duplicate_text": 1}
+
+
+def test_numeric_labels_sort_by_value_not_as_text() -> None:
+    frame = pd.DataFrame({"t": [f"text {i}" for i in range(4)], "y": ["10", "2", "1", "2"]}).astype("string")
+    assert clean(frame, ["t"], "y", "f").label_names == ["1", "2", "10"]
+
+
+def test_balance_follows_seed_000_rule_and_split_is_stratified() -> None:
+    labels = np.array([0] * 100 + [1] * 40 + [2] * 70)
+    train, test = balance_and_split(labels, 3, max_examples=90, balance=True, test_fraction=0.2, seed=1)
+    assert len(np.intersect1d(train, test)) == 0
+    for c in range(3):  # min(90 // 3, 40) = 30 per class, 6 of them in test
+        assert np.sum(labels[train] == c) == 24 and np.sum(labels[test] == c) == 6
+
+
+def test_without_balance_max_examples_caps_the_total() -> None:
+    labels = np.array([0] * 100 + [1] * 40)
+    train, test = balance_and_split(labels, 2, max_examples=50, balance=False, test_fraction=0.2, seed=0)
+    assert len(train) + len(test) == 50
+
+
+def test_split_is_deterministic_for_a_seed_and_changes_with_it() -> None:
+    labels = np.array([0, 1] * 50)
+    first = balance_and_split(labels, 2, None, True, 0.2, seed=3)
+    again = balance_and_split(labels, 2, None, True, 0.2, seed=3)
+    other = balance_and_split(labels, 2, None, True, 0.2, seed=4)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_too_few_examples_to_split_is_an_error() -> None:
+    with pytest.raises(DistilleryError, match="data.max_examples"):
+        balance_and_split(np.array([0, 1]), 2, None, True, 0.2, seed=0)
+
+
+def test_example_ids_depend_on_content_only() -> None:
+    assert example_id("a review") == example_id("a review") != example_id("another review")
+    assert len(example_id("x")) == 16

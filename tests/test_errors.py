@@ -1,0 +1,90 @@
+"""Bad input: one clear line naming the file, column or param, a non-zero exit, no partial output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import run, tiny_reviews, update_params
+
+
+def fails_cleanly(project: Path, script: str, *expected: str) -> str:
+    result = run(["python", f"stages/{script}"], project, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: ")
+    for fragment in expected:
+        assert fragment in message, message
+    leftovers = [p.name for p in (project / "data").iterdir() if p.name not in ("raw", ".gitignore")]
+    assert leftovers == [], f"partial output left behind: {leftovers}"
+    return message
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"source": "data/raw/missing.csv"}, ["data.source", "data/raw/missing.csv", "not found"]),
+        ({"source": "data/raw/reviews.xlsx"}, ["data.source", "unknown format", ".parquet"]),
+        ({"text_column": "body"}, ["data/raw/reviews.csv", "'body'", "data.text_column"]),
+        ({"label_column": "stars"}, ["'stars'", "data.label_column"]),
+        ({"test_fraction": 1.5}, ["data.test_fraction", "(0, 1)"]),
+        ({"test_fraction": 0}, ["data.test_fraction"]),
+        ({"balance": "yes"}, ["data.balance"]),
+    ],
+)
+def test_prepare_rejects_bad_data_params(project: Path, changes: dict, expected: list[str]) -> None:
+    (project / "data/raw/reviews.xlsx").write_bytes(b"not a table")
+    update_params(project, {"data": changes})
+    fails_cleanly(project, "prepare.py", *expected)
+
+
+def test_prepare_rejects_a_single_class(project: Path) -> None:
+    tiny_reviews().assign(sentiment="pos").to_csv(project / "data/raw/reviews.csv", index=False)
+    fails_cleanly(project, "prepare.py", "data/raw/reviews.csv", "1 class", "at least 2")
+
+
+def test_prepare_rejects_a_dataset_with_no_usable_rows(project: Path) -> None:
+    pd.DataFrame({"review": ["", "  ", None], "sentiment": ["pos", "neg", "pos"]}).to_csv(
+        project / "data/raw/reviews.csv", index=False
+    )
+    fails_cleanly(project, "prepare.py", "no usable rows", "data.text_column")
+
+
+def test_prepare_rejects_an_unreadable_file(project: Path) -> None:
+    (project / "data/raw/broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    update_params(project, {"data": {"source": "data/raw/broken.parquet"}})
+    fails_cleanly(project, "prepare.py", "data/raw/broken.parquet", "could not be read")
+
+
+def test_a_teacher_path_that_does_not_exist(project: Path) -> None:
+    update_params(project, {"teacher": {"model": "./models/no-such-teacher"}})
+    fails_cleanly(project, "tokenize_texts.py", "teacher.model", "./models/no-such-teacher", "save_pretrained")
+
+
+@pytest.mark.parametrize(
+    ("script", "changes", "expected"),
+    [
+        ("train_student.py", {"lr": 0}, ["'lr'", "> 0"]),
+        ("train_autodidact.py", {"lr": -0.5}, ["'lr'", "> 0"]),
+        ("train_student.py", {"student": {"loss": "cosine"}}, ["student.loss", "mse", "kl"]),
+        ("train_student.py", {"student": {"alpha": 2}}, ["student.alpha", "[0, 1]"]),
+        ("train_student.py", {"student": {"batch_size": 1.5}}, ["student.batch_size", "whole number"]),
+        ("train_teacher.py", {"teacher": {"lr": -1}}, ["teacher.lr", "> 0"]),
+        ("train_teacher.py", {"teacher": {"device": "tpu"}}, ["teacher.device"]),
+        ("tokenize_texts.py", {"teacher": {"max_length": 0}}, ["teacher.max_length"]),
+    ],
+)
+def test_invalid_params_are_named(project: Path, script: str, changes: dict, expected: list[str]) -> None:
+    update_params(project, changes)
+    fails_cleanly(project, script, *expected)
+
+
+def test_dvc_repro_stops_at_the_failing_stage(project: Path) -> None:
+    update_params(project, {"data": {"source": "data/raw/missing.csv"}})
+    result = run(["dvc", "repro"], project, check=False)
+    assert result.returncode != 0
+    assert "error: data.source: file 'data/raw/missing.csv' not found" in result.stderr + result.stdout
+    assert not (project / "data/prepared").exists()

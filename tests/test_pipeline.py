@@ -1,0 +1,148 @@
+"""End to end: the real `dvc repro` on tiny data and a tiny random BERT, in a throwaway git repo."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import make_project, run, tiny_reviews, update_params
+
+STAGES = ["prepare", "tokenize", "train_teacher", "teacher_logits", "train_student", "train_autodidact", "compare"]
+
+
+def ran_stages(output: str) -> list[str]:
+    return re.findall(r"Running stage '([\w@.-]+)'", output)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> tuple[Path, str]:
+    """One project, reproduced once; the tests below only read it."""
+    project = make_project(tmp_path_factory.mktemp("e2e") / "project", tiny_teacher)
+    return project, run(["dvc", "repro"], project).stdout
+
+
+def test_every_stage_runs_in_dag_order(built: tuple[Path, str]) -> None:
+    _, output = built
+    ran = ran_stages(output)
+    assert sorted(ran) == sorted(STAGES)
+    assert ran.index("prepare") < ran.index("tokenize") < ran.index("train_teacher") < ran.index("teacher_logits")
+    assert ran.index("teacher_logits") < ran.index("train_student") < ran.index("compare")
+    assert ran.index("train_autodidact") < ran.index("compare")
+
+
+def test_prepared_splits_are_balanced_with_stable_ids(built: tuple[Path, str]) -> None:
+    project, _ = built
+    train = pq.read_table(project / "data/prepared/train.parquet")
+    test = pq.read_table(project / "data/prepared/test.parquet")
+    assert train.column_names == ["id", "text", "label"]
+    assert str(train.schema.field("label").type) == "int64"
+    assert (train.num_rows, test.num_rows) == (192, 48)
+    assert sorted(test["label"].to_pylist()).count(0) == 24
+    ids = train["id"].to_pylist() + test["id"].to_pylist()
+    assert len(set(ids)) == len(ids)
+    labels = json.loads((project / "data/prepared/labels.json").read_text())
+    assert labels["labels"] == ["neg", "pos"]
+
+
+def test_tokenized_ids_are_compact_lists(built: tuple[Path, str]) -> None:
+    project, _ = built
+    train = pq.read_table(project / "data/tokenized/train.parquet")
+    assert train.column_names == ["id", "input_ids", "label"]
+    assert str(train.schema.field("input_ids").type) == "list<element: int32>"
+    lengths = {len(ids) for ids in train["input_ids"].to_pylist()}
+    assert len(lengths) > 1, "ids must not be padded to one length on disk"
+    assert max(lengths) <= 32
+
+
+def test_teacher_reloads_with_transformers(built: tuple[Path, str]) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    project, _ = built
+    model = AutoModelForSequenceClassification.from_pretrained(project / "data/teacher")
+    AutoTokenizer.from_pretrained(project / "data/teacher")
+    assert model.config.id2label == {0: "neg", 1: "pos"}
+    assert model.config.label2id == {"neg": 0, "pos": 1}
+
+
+def test_logits_have_one_column_per_class(built: tuple[Path, str]) -> None:
+    project, _ = built
+    for split, rows in (("train", 192), ("test", 48)):
+        logits = pq.read_table(project / f"data/logits/{split}.parquet")
+        assert logits.column_names == ["id", "logit_0", "logit_1", "teacher_pred"]
+        assert logits.num_rows == rows
+        assert str(logits.schema.field("logit_0").type) == "float"
+        tokenized = pq.read_table(project / f"data/tokenized/{split}.parquet")
+        assert logits["id"].to_pylist() == tokenized["id"].to_pylist()
+
+
+def test_students_write_model_history_and_metrics(built: tuple[Path, str]) -> None:
+    from student import load_student
+
+    project, _ = built
+    for role in ("student", "autodidact"):
+        history = (project / f"data/{role}/history.csv").read_text().splitlines()
+        assert history[0] == "epoch,train_loss,train_acc,test_loss,test_acc"
+        assert len(history) == 1 + 3
+        metrics = json.loads((project / f"data/{role}/metrics.json").read_text())
+        assert 0.0 <= metrics["accuracy"] <= 1.0
+        model = load_student(project / f"data/{role}/model.safetensors")
+        assert metrics["params"] == sum(p.numel() for p in model.parameters())
+
+
+def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path, str]) -> None:
+    project, _ = built
+    metrics = json.loads((project / "data/compare/metrics.json").read_text())
+    for name in ("teacher", "student", "autodidact"):
+        assert {"accuracy", "params"} <= metrics[name].keys()
+    assert {"examples_per_s"} <= metrics["teacher"].keys() & metrics["student"].keys()
+    assert {"delta", "mcnemar_p"} <= metrics["student_vs_autodidact"].keys()
+    assert metrics["teacher"]["accuracy"] > 0.9, "the tiny teacher should learn the tiny task"
+    assert metrics["student"]["params"] < metrics["teacher"]["params"]
+    report = (project / "data/compare/report.md").read_text()
+    assert "McNemar" in report and "| student |" in report
+    assert (project / "data/compare/learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dvc_metrics_and_plots_commands_see_the_outputs(built: tuple[Path, str]) -> None:
+    project, _ = built
+    shown = run(["dvc", "metrics", "show"], project).stdout
+    assert "data/compare/metrics.json" in shown and "student.accuracy" in shown
+    rendered = run(["dvc", "plots", "show", "--json"], project).stdout
+    assert "test_accuracy" in rendered
+
+
+def test_second_repro_runs_nothing(built: tuple[Path, str]) -> None:
+    project, _ = built
+    output = run(["dvc", "repro"], project).stdout
+    assert ran_stages(output) == []
+    for stage in STAGES:
+        assert f"Stage '{stage}' didn't change, skipping" in output
+
+
+def test_amazon_schema_tsv_gz_with_five_star_classes(tmp_path: Path, tiny_teacher: Path) -> None:
+    """The seed's Amazon reviews layout runs by params alone: review_body text, star_rating 1-5."""
+    reviews = tiny_reviews(300)
+    stars = [str(1 + i % 5) for i in range(len(reviews))]
+    amazon = reviews.assign(
+        marketplace="UK",
+        review_id=[f"R{i:05d}" for i in range(len(reviews))],
+        star_rating=stars,
+        review_headline="title",
+        review_body=reviews["review"],
+    )[["marketplace", "review_id", "star_rating", "review_headline", "review_body"]]
+    project = make_project(tmp_path / "amazon", tiny_teacher)
+    amazon.to_csv(project / "data/raw/amazon_uk.tsv.gz", sep="\t", index=False)
+    update_params(
+        project,
+        {"data": {"source": "data/raw/amazon_uk.tsv.gz", "text_column": "review_body", "label_column": "star_rating"}},
+    )
+    run(["dvc", "repro", "teacher_logits"], project)
+    labels = json.loads((project / "data/prepared/labels.json").read_text())
+    assert labels["labels"] == ["1", "2", "3", "4", "5"]
+    logits = pq.read_table(project / "data/logits/test.parquet")
+    assert [c for c in logits.column_names if c.startswith("logit_")] == [f"logit_{c}" for c in range(5)]
+    assert sorted(set(pq.read_table(project / "data/prepared/test.parquet")["label"].to_pylist())) == [0, 1, 2, 3, 4]

@@ -1,0 +1,52 @@
+"""compare's statistics and rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from report import examples_per_second, markdown_table, mcnemar_p, plot_learning_curves
+
+
+def test_mcnemar_exact_for_few_discordant_pairs() -> None:
+    truth = np.zeros(20, dtype=int)
+    first = np.zeros(20, dtype=int)
+    second = np.zeros(20, dtype=int)
+    second[:6] = 1  # second wrong on 6, first wrong on none: exact two-sided p = 2 * 0.5^6
+    assert mcnemar_p(truth, first, second) == pytest.approx(2 * 0.5**6)
+
+
+def test_mcnemar_chi_square_for_many_discordant_pairs() -> None:
+    truth = np.zeros(200, dtype=int)
+    first = np.zeros(200, dtype=int)
+    second = np.zeros(200, dtype=int)
+    second[:30] = 1
+    first[30:40] = 1  # b = 30, c = 10: chi2 = (|30 - 10| - 1)^2 / 40 = 9.025
+    from scipy.stats import chi2
+
+    assert mcnemar_p(truth, first, second) == pytest.approx(chi2.sf(9.025, 1))
+
+
+def test_mcnemar_identical_predictions() -> None:
+    truth = np.array([0, 1, 1])
+    assert mcnemar_p(truth, truth, truth) == 1.0
+
+
+def test_examples_per_second_counts_calls() -> None:
+    calls = []
+    rate = examples_per_second(lambda: calls.append(1), num_examples=10, min_seconds=0.01)
+    assert rate > 0 and len(calls) >= 2
+
+
+def test_markdown_table() -> None:
+    assert markdown_table(["a", "b"], [["1", "2"]]).splitlines() == ["| a | b |", "|---|---|", "| 1 | 2 |"]
+
+
+def test_learning_curve_png_is_byte_stable(tmp_path: Path) -> None:
+    history = pd.DataFrame({"epoch": [1, 2], "test_acc": [0.5, 0.7]})
+    plot_learning_curves({"student": history}, 0.9, tmp_path / "a.png")
+    plot_learning_curves({"student": history}, 0.9, tmp_path / "b.png")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()

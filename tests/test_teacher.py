@@ -1,0 +1,102 @@
+"""The teacher side: resolving checkpoints, tokenizing, batched inference, taking a fine-tuned model as is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from common import DistilleryError
+from conftest import run, update_params
+from teacher import (
+    BUNDLED_TEACHER,
+    length_sorted_batches,
+    load_classifier,
+    load_tokenizer,
+    pad_batch,
+    predict_logits,
+    resolve_model,
+    tokenize,
+)
+
+
+def test_bundled_teacher_resolves_to_the_packaged_minilm() -> None:
+    path = Path(resolve_model(BUNDLED_TEACHER))
+    assert (path / "model.safetensors").is_file() and (path / "vocab.txt").is_file()
+
+
+def test_missing_local_teacher_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DistilleryError, match="teacher.model.*not a model directory"):
+        resolve_model(str(tmp_path / "nope"))
+
+
+def test_hub_ids_pass_through_unchanged() -> None:
+    hub_id = "distilbert/distilbert-base-multilingual-cased"
+    assert resolve_model(hub_id) == hub_id
+
+
+def test_unreachable_hub_id_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DistilleryError, match="could not load 'no-such-org/no-such-model'"):
+        load_tokenizer("no-such-org/no-such-model")
+
+
+def test_tokenize_truncates_and_keeps_special_tokens(tiny_teacher: Path) -> None:
+    tokenizer = load_tokenizer(str(tiny_teacher))
+    ids = tokenize(tokenizer, ["good movie", "the " * 50], max_length=8)
+    assert ids[0][0] == tokenizer.cls_token_id and ids[0][-1] == tokenizer.sep_token_id
+    assert len(ids[0]) == 4 and len(ids[1]) == 8
+
+
+def test_length_sorted_batches_cover_every_row_once() -> None:
+    ids = [[0] * n for n in (5, 1, 3, 9, 2)]
+    batches = length_sorted_batches(ids, 2)
+    assert sorted(np.concatenate(batches).tolist()) == [0, 1, 2, 3, 4]
+    assert [len(ids[i]) for i in np.concatenate(batches)] == [1, 2, 3, 5, 9]
+
+
+def test_pad_batch_masks_padding() -> None:
+    batch = pad_batch([[5, 6, 7], [8]], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_batched_logits_match_one_at_a_time_in_input_order(tiny_teacher: Path) -> None:
+    torch.manual_seed(0)
+    model = load_classifier(str(tiny_teacher), num_labels=3).eval()
+    tokenizer = load_tokenizer(str(tiny_teacher))
+    ids = tokenize(tokenizer, ["good", "the plot was awful and boring", "fun film", "a"], 16)
+    batched = predict_logits(model, ids, tokenizer.pad_token_id, batch_size=3)
+    with torch.no_grad():
+        single = np.stack([model(input_ids=torch.tensor([row])).logits[0].numpy() for row in ids])
+    assert batched.shape == (4, 3) and batched.dtype == np.float32
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+@pytest.fixture
+def prepared(project: Path) -> Path:
+    run(["python", "stages/prepare.py"], project)
+    run(["python", "stages/tokenize_texts.py"], project)
+    return project
+
+
+def test_fine_tune_false_takes_a_classifier_as_is(prepared: Path, tiny_teacher: Path) -> None:
+    classifier = load_classifier(str(tiny_teacher), num_labels=2, id2label={0: "neg", 1: "pos"})
+    classifier.save_pretrained(prepared / "models/fine-tuned")
+    load_tokenizer(str(tiny_teacher)).save_pretrained(prepared / "models/fine-tuned")
+    update_params(prepared, {"teacher": {"model": "./models/fine-tuned", "fine_tune": False}})
+    output = run(["python", "stages/train_teacher.py"], prepared).stdout
+    assert "as it is" in output
+    saved = load_classifier(str(prepared / "data/teacher"))
+    for name, tensor in classifier.state_dict().items():
+        assert torch.equal(saved.state_dict()[name], tensor), name
+
+
+def test_fine_tune_false_rejects_a_bare_encoder(prepared: Path) -> None:
+    update_params(prepared, {"teacher": {"fine_tune": False}})
+    result = run(["python", "stages/train_teacher.py"], prepared, check=False)
+    assert result.returncode == 2
+    assert "not a fine-tuned classifier" in result.stderr and "teacher.fine_tune: true" in result.stderr
+    assert not (prepared / "data/teacher").exists()
