@@ -6,6 +6,7 @@ The distilled student and the autodidact control share everything here; only the
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +58,19 @@ class BagOfEmbeddings(nn.Module):
 
 
 def save_student(model: BagOfEmbeddings, path: Path) -> None:
-    """safetensors, with the shape in its metadata: it loads without unpickling any code."""
-    save_file(model.state_dict(), path, metadata={k: str(v) for k, v in model.shape().items()})
+    """safetensors, with the shape in its metadata: it loads without unpickling any code.
+
+    One metadata key holding sorted JSON: safetensors writes several keys in a random order,
+    which would make the file's bytes differ from run to run.
+    """
+    save_file(model.state_dict(), path, metadata={"shape": json.dumps(model.shape(), sort_keys=True)})
 
 
 def load_student(path: Path) -> BagOfEmbeddings:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as file:
-        shape = {k: int(v) for k, v in file.metadata().items()}
+        shape = json.loads(file.metadata()["shape"])
     model = BagOfEmbeddings(**shape)
     model.load_state_dict(load_file(path))
     return model.eval()

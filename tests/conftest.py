@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,7 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TINY_PARAMS = {
+    "lr": 0.25,  # not the default, so that `-S lr=0.5` is a change
     "seed": 7,
     "data": {
         "source": "data/raw/reviews.csv",
@@ -143,3 +145,28 @@ def make_project(directory: Path, teacher: Path, data: pd.DataFrame | None = Non
 @pytest.fixture
 def project(tmp_path: Path, tiny_teacher: Path) -> Path:
     return make_project(tmp_path / "project", tiny_teacher)
+
+
+STAGES = ["prepare", "tokenize", "train_teacher", "teacher_logits", "train_student", "train_autodidact", "compare"]
+TEACHER_SIDE = ["prepare", "tokenize", "train_teacher", "teacher_logits"]
+STUDENT_SIDE = ["train_student", "train_autodidact", "compare"]
+
+
+def ran_stages(output: str) -> list[str]:
+    return re.findall(r"Running stage '([\w@.-]+)'", output)
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> tuple[Path, str]:
+    """One tiny project after a full `dvc repro` (and its output), committed. Read it; copy it to change it."""
+    project = make_project(tmp_path_factory.mktemp("reproduced") / "project", tiny_teacher)
+    output = run(["dvc", "repro"], project).stdout
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-q", "-m", "reproduced"], project)
+    return project, output
+
+
+@pytest.fixture
+def reproduced_copy(reproduced: tuple[Path, str], tmp_path: Path) -> Path:
+    """A private copy of the reproduced project: git history, DVC cache and outputs included."""
+    return Path(shutil.copytree(reproduced[0], tmp_path / "copy", symlinks=True))

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import make_project, run, tiny_reviews, update_params
-
-STAGES = ["prepare", "tokenize", "train_teacher", "teacher_logits", "train_student", "train_autodidact", "compare"]
+from conftest import STAGES, make_project, ran_stages, run, tiny_reviews, update_params
 
 
-def ran_stages(output: str) -> list[str]:
-    return re.findall(r"Running stage '([\w@.-]+)'", output)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> tuple[Path, str]:
-    """One project, reproduced once; the tests below only read it."""
-    project = make_project(tmp_path_factory.mktemp("e2e") / "project", tiny_teacher)
-    return project, run(["dvc", "repro"], project).stdout
+@pytest.fixture
+def built(reproduced: tuple[Path, str]) -> tuple[Path, str]:
+    return reproduced
 
 
 def test_every_stage_runs_in_dag_order(built: tuple[Path, str]) -> None:

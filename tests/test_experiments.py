@@ -1,0 +1,195 @@
+"""The DVC promises: experiments re-run only what they must, outputs are byte-identical, the run cache
+and remotes (a directory, and a real S3-compatible server on loopback) share the teacher's work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import STAGES, STUDENT_SIDE, TEACHER_SIDE, make_project, ran_stages, run
+
+
+def skipped_unchanged(output: str) -> list[str]:
+    return [stage for stage in STAGES if f"Stage '{stage}' didn't change, skipping" in output]
+
+
+def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "lr=0.5"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == sorted(STUDENT_SIDE)
+    assert sorted(skipped_unchanged(output)) == sorted(TEACHER_SIDE)
+
+
+def test_a_student_only_param_leaves_the_autodidact_alone(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "student.loss=kl"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["compare", "train_student"]
+
+
+def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "teacher.lr=0.002"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["compare", "teacher_logits", "train_student", "train_teacher"]
+    # The autodidact never sees the teacher, so it is not downstream of it.
+    assert sorted(skipped_unchanged(output)) == ["prepare", "tokenize", "train_autodidact"]
+
+
+def test_a_data_param_reruns_from_prepare(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "data.test_fraction=0.25"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == sorted(STAGES)
+
+
+def lock_outs(project: Path) -> dict[str, str]:
+    """Every output's md5 in dvc.lock, by path."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def without_timings(metrics_path: Path) -> dict:
+    metrics = json.loads(metrics_path.read_text())
+    for row in metrics.values():
+        row.pop("examples_per_s", None)
+    return metrics
+
+
+def test_two_runs_from_scratch_are_byte_identical(
+    reproduced: tuple[Path, str], tmp_path: Path, tiny_teacher: Path
+) -> None:
+    first = reproduced[0]
+    second = make_project(tmp_path / "second", tiny_teacher)
+    run(["dvc", "repro"], second)
+    first_outs, second_outs = lock_outs(first), lock_outs(second)
+    assert first_outs.keys() == second_outs.keys()
+    # Throughput is measured, so compare's metrics and report vary; everything else must not.
+    timed = {"data/compare/metrics.json", "data/compare/report.md"}
+    differing = sorted(path for path in first_outs if first_outs[path] != second_outs[path] and path not in timed)
+    assert differing == []
+    assert without_timings(first / "data/compare/metrics.json") == without_timings(
+        second / "data/compare/metrics.json"
+    )
+
+
+def test_run_cache_restores_every_stage_without_running_it(reproduced_copy: Path) -> None:
+    project = reproduced_copy
+    for path in lock_outs(project):
+        target = project / path
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    (project / "dvc.lock").unlink()
+    output = run(["dvc", "repro"], project).stdout
+    assert ran_stages(output) == []
+    for stage in STAGES:
+        assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in output
+    assert (project / "data/compare/report.md").exists()
+
+
+def push_clone_pull(project: Path, clone: Path, configure_clone: list[list[str]] = ()) -> None:
+    """Push outputs and run cache, clone the git repo elsewhere, pull there with an empty cache."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-q", "-m", "remote"], project)
+    run(["dvc", "push", "--run-cache"], project)
+    run(["git", "clone", "-q", str(project), str(clone)], project.parent)
+    for command in configure_clone:
+        run(command, clone)
+    assert not (clone / ".dvc/cache").exists()
+    run(["dvc", "pull", "--run-cache"], clone)
+
+
+def test_directory_remote_shares_the_teacher(reproduced_copy: Path, tmp_path: Path) -> None:
+    run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], reproduced_copy)
+    clone = tmp_path / "clone"
+    push_clone_pull(reproduced_copy, clone)
+    assert (clone / "data/teacher/model.safetensors").exists()
+    output = run(["dvc", "repro"], clone).stdout
+    assert ran_stages(output) == [] and sorted(skipped_unchanged(output)) == sorted(STAGES)
+    output = run(["dvc", "exp", "run", "-S", "lr=0.5"], clone).stdout
+    assert sorted(ran_stages(output)) == sorted(STUDENT_SIDE)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def s3_server() -> Iterator[str]:
+    """moto's standalone S3-compatible server, on loopback, for the length of one test."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_s3_remote_round_trip_on_loopback(reproduced_copy: Path, tmp_path: Path, s3_server: str) -> None:
+    import boto3
+
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1", **credentials)
+    s3.create_bucket(Bucket="distillery")
+
+    def configure(project: Path) -> list[list[str]]:
+        # Credentials go to .dvc/config.local, which git never sees.
+        return [
+            ["dvc", "remote", "modify", "--local", "s3", "access_key_id", "testing"],
+            ["dvc", "remote", "modify", "--local", "s3", "secret_access_key", "testing"],
+        ]
+
+    run(["dvc", "remote", "add", "-d", "s3", "s3://distillery/cache"], reproduced_copy)
+    run(["dvc", "remote", "modify", "s3", "endpointurl", s3_server], reproduced_copy)
+    for command in configure(reproduced_copy):
+        run(command, reproduced_copy)
+    clone = tmp_path / "clone"
+    push_clone_pull(reproduced_copy, clone, configure(clone))
+    assert "testing" not in (clone / ".dvc/config").read_text()
+    listed = s3.list_objects_v2(Bucket="distillery", Prefix="cache/")
+    assert listed["KeyCount"] > 0
+    status = run(["dvc", "status", "--cloud"], clone).stdout
+    assert "in sync" in status
+    output = run(["dvc", "repro"], clone).stdout
+    assert ran_stages(output) == []
+
+
+def test_queued_sweep_never_runs_the_teacher(reproduced_copy: Path) -> None:
+    run(["dvc", "exp", "run", "--queue", "-S", "lr=0.1,0.5,1.0"], reproduced_copy)
+    run(["dvc", "exp", "run", "--run-all", "--jobs", "1"], reproduced_copy)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], reproduced_copy).stdout)
+    experiments = [
+        exp
+        for baseline in shown
+        for experiment in baseline.get("experiments") or []
+        for exp in experiment.get("revs") or []
+    ]
+    assert len(experiments) == 3
+    lrs = []
+    for exp in experiments:
+        data = exp["data"]
+        lrs.append(data["params"]["params.yaml"]["data"]["lr"])
+        metrics = data["metrics"]["data/compare/metrics.json"]["data"]
+        assert 0 <= metrics["student"]["accuracy"] <= 1
+        logs = run(["dvc", "queue", "logs", exp["name"]], reproduced_copy).stdout
+        assert not set(ran_stages(logs)) & set(TEACHER_SIDE), logs
+        assert "train_student" in ran_stages(logs)
+    assert sorted(lrs) == [0.1, 0.5, 1.0]
