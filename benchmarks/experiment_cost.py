@@ -1,0 +1,88 @@
+"""Benchmark: what a student-side experiment costs next to the full pipeline, measured in one run.
+
+Copies this project into a fresh git + DVC repo (empty cache), times `dvc repro` stage by stage,
+then times `dvc exp run -S lr=0.4` in the same repo, and prints the ratio. The goal is that the
+experiment costs <= 5% of the full repro, because the teacher stages are reused, not re-run.
+
+    python benchmarks/experiment_cost.py            # the default pipeline (takes minutes)
+    python benchmarks/experiment_cost.py --keep DIR # keep the repo for inspection
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# The venv's dvc and python, whichever way this script was started.
+ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/raw/README.md"]
+
+
+def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
+    """Run a dvc command, echoing its output; wall time in all and per stage that ran."""
+    env = dict(ENV, PYTHONUNBUFFERED="1")
+    start = time.perf_counter()
+    stages: dict[str, float] = {}
+    current, current_start = None, start
+    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        sys.stdout.write(line)
+        match = re.search(r"Running stage '([\w@.-]+)'", line)
+        if match:
+            now = time.perf_counter()
+            if current:
+                stages[current] = now - current_start
+            current, current_start = match.group(1), now
+    if process.wait() != 0:
+        sys.exit(f"{' '.join(cmd)} failed")
+    total = time.perf_counter() - start
+    if current:
+        stages[current] = start + total - current_start
+    return total, stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", type=Path, help="build the repo here and keep it")
+    args = parser.parse_args()
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="distillery-bench-"))
+    for name in PROJECT_FILES:
+        source, target = ROOT / name, workdir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    for cmd in (
+        ["git", "init", "-q"],
+        ["dvc", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"],
+    ):
+        subprocess.run(cmd, cwd=workdir, check=True, env=ENV)
+
+    repro_total, repro_stages = timed_stages(["dvc", "repro"], workdir)
+    exp_total, exp_stages = timed_stages(["dvc", "exp", "run", "-S", "lr=0.4"], workdir)
+
+    print("\n| stage | full `dvc repro` (s) | `dvc exp run -S lr=0.4` (s) |\n|---|---|---|")
+    for stage, seconds in repro_stages.items():
+        again = exp_stages.get(stage)
+        print(f"| {stage} | {seconds:.1f} | {'not run' if again is None else f'{again:.1f}'} |")
+    print(f"| **total** | **{repro_total:.1f}** | **{exp_total:.1f}** |")
+    print(
+        f"\nexperiment / full repro = {exp_total / repro_total:.3f} ({100 * exp_total / repro_total:.1f}%; goal <= 5%)"
+    )
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
