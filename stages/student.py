@@ -5,8 +5,9 @@ The distilled student and the autodidact control share everything here; only the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def cross_entropy_loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torc
 
 
 def distillation_loss(kind: str, temperature: float, alpha: float) -> LossFn:
-    """alpha * CE(hard labels) + (1 - alpha) * soft loss against the teacher's logits.
+    """alpha * CE(hard labels, where there are any) + (1 - alpha) * soft loss against the teacher's logits.
 
     mse: seed 000's mean squared error to the raw logits.
     kl: T^2 * KL(softmax(teacher/T) || softmax(student/T)), Hinton et al.'s scaling.
@@ -118,8 +119,9 @@ def distillation_loss(kind: str, temperature: float, alpha: float) -> LossFn:
 
     def loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         total = (1 - alpha) * soft_loss(logits, teacher)
-        if alpha > 0:
-            total = total + alpha * F.cross_entropy(logits, labels)
+        labelled = labels >= 0  # transfer-set rows have no label (-1): only the teacher speaks for them
+        if alpha > 0 and labelled.any():
+            total = total + alpha * F.cross_entropy(logits[labelled], labels[labelled])
         return total
 
     return loss
@@ -140,6 +142,7 @@ def clip_sparse_grad_norm_(parameter: torch.Tensor, max_norm: float) -> None:
 class Settings:
     lr: float
     seed: int
+    n_seeds: int
     dim: int
     epochs: int
     batch_size: int
@@ -152,12 +155,16 @@ class Settings:
         return cls(
             lr=positive(params, "lr"),
             seed=int(param(params, "seed")),
+            n_seeds=positive(params, "student.n_seeds", int),
             dim=positive(params, "student.dim", int),
             epochs=positive(params, "student.epochs", int),
             batch_size=positive(params, "student.batch_size", int),
             grad_clip=positive(params, "student.grad_clip"),
             lr_decay=fraction(params, "student.lr_decay", low_open=False),
         )
+
+    def seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.n_seeds)]
 
 
 @torch.no_grad()
@@ -183,17 +190,22 @@ def train(
     test_labels: torch.Tensor,
     loss_fn: LossFn,
     settings: Settings,
+    seed: int,
     desc: str,
 ) -> list[dict[str, float]]:
-    """SGD with a per-epoch step decay and clipped embedding gradients. Returns the per-epoch history."""
+    """SGD with a per-epoch step decay and clipped embedding gradients. Returns the per-epoch history.
+
+    Rows labelled -1 (the transfer set) count in the loss but not in the training accuracy.
+    """
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=settings.lr_decay)
-    generator = torch.Generator().manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(seed)
+    labelled = int((train_labels >= 0).sum())
     history = []
     for epoch in range(1, settings.epochs + 1):
         order = torch.randperm(train_data.size, generator=generator)
         total_loss, correct = 0.0, 0
-        for rows in tqdm(torch.split(order, settings.batch_size), desc=f"{desc} epoch {epoch}", mininterval=2):
+        for rows in tqdm(torch.split(order, settings.batch_size), desc=f"{desc} epoch {epoch}", mininterval=5):
             logits = model(*train_data.batch(rows))
             loss = loss_fn(logits, teacher_logits[rows], train_labels[rows])
             optimizer.zero_grad()
@@ -208,7 +220,7 @@ def train(
             {
                 "epoch": epoch,
                 "train_loss": total_loss / train_data.size,
-                "train_acc": correct / train_data.size,
+                "train_acc": correct / labelled,
                 "test_loss": test_loss,
                 "test_acc": test_acc,
             }
@@ -224,57 +236,94 @@ def write_history(history: list[dict[str, float]], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def teacher_logits_for(tokenized: pa.Table, logits_path: str) -> torch.Tensor:
-    """The teacher's logits for the rows of `tokenized`, checked to be for the same examples."""
+def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """The per-epoch mean over seeds."""
+    return [
+        {key: float(np.mean([run[epoch][key] for run in histories])) for key in HISTORY_COLUMNS} | {"epoch": epoch + 1}
+        for epoch in range(len(histories[0]))
+    ]
+
+
+def teacher_logits_for(table: pa.Table, logits_path: str) -> torch.Tensor:
+    """The teacher's logits for the rows of `table`, checked to be for the same examples."""
     logits = read_parquet(logits_path)
-    if logits["id"] != tokenized["id"]:
-        raise DistilleryError(f"{logits_path} does not match data/tokenized: run 'dvc repro' to rebuild it")
+    if logits["id"] != table["id"]:
+        raise DistilleryError(f"{logits_path} does not match its inputs: run 'dvc repro' to rebuild it")
     columns = [name for name in logits.column_names if name.startswith("logit_")]
     return torch.from_numpy(np.stack([logits[name].to_numpy() for name in columns], axis=1))
 
 
-def train_stage(role: str, loss_fn: LossFn, use_teacher: bool) -> None:
-    """Everything a student stage does: read params and data, train, write data/<role>/."""
+def _train_one_seed(seed: int, shape: dict[str, int], data: dict, loss_fn: LossFn, settings: Settings, role: str):
+    """One seed's run, in its own worker process (one thread each, so seeds run side by side)."""
+    torch.set_num_threads(1)
+    seed_everything(seed)
+    model = BagOfEmbeddings(**shape)
+    history = train(model, **data, loss_fn=loss_fn, settings=settings, seed=seed, desc=f"{role} seed {seed}")
+    return model, history
+
+
+def train_stage(role: str, loss_fn: LossFn, use_transfer_set: bool) -> None:
+    """Everything a student stage does: read params and data, train one model per seed, write data/<role>/.
+
+    The student (use_transfer_set) trains on the training set plus the teacher-labelled transfer set;
+    the autodidact on the training set's hard labels alone.
+    """
+    from joblib import Parallel, delayed
+
     params = load_params()
     settings = Settings.from_params(params)
-    seed_everything(settings.seed)
     vocab = read_json("data/tokenized/vocab.json")
     num_classes = len(read_json("data/prepared/labels.json")["labels"])
     train_table = read_parquet("data/tokenized/train.parquet")
     test_table = read_parquet("data/tokenized/test.parquet")
-    train_labels = torch.tensor(train_table["label"].to_numpy())
-    test_labels = torch.tensor(test_table["label"].to_numpy())
-    if use_teacher:
+    train_ids, train_labels = train_table["input_ids"], torch.tensor(train_table["label"].to_numpy())
+    if use_transfer_set:
         targets = teacher_logits_for(train_table, "data/logits/train.parquet")
+        transfer = read_parquet("data/augmented/transfer.parquet")
+        targets = torch.cat([targets, teacher_logits_for(transfer, "data/logits/transfer.parquet")])
+        train_ids = pa.chunked_array(train_ids.chunks + transfer["input_ids"].chunks)
+        train_labels = torch.cat([train_labels, torch.full((transfer.num_rows,), -1)])
     else:
         targets = torch.zeros(len(train_labels), num_classes)
-
-    model = BagOfEmbeddings(vocab["vocab_size"], settings.dim, num_classes)
-    print(f"{role}: {sum(p.numel() for p in model.parameters())} parameters, {train_table.num_rows} training examples")
-    history = train(
-        model,
-        Packed(train_table["input_ids"]),
-        targets,
-        train_labels,
-        Packed(test_table["input_ids"]),
-        test_labels,
-        loss_fn,
-        settings,
-        role,
+    data = {
+        "train_data": Packed(train_ids),
+        "teacher_logits": targets,
+        "train_labels": train_labels,
+        "test_data": Packed(test_table["input_ids"]),
+        "test_labels": torch.tensor(test_table["label"].to_numpy()),
+    }
+    shape = {"vocab_size": vocab["vocab_size"], "dim": settings.dim, "num_classes": num_classes}
+    print(f"{role}: {len(train_labels)} training examples, seeds {settings.seeds()}")
+    runs = Parallel(n_jobs=min(settings.n_seeds, os.cpu_count() or 1))(
+        delayed(_train_one_seed)(seed, shape, data, loss_fn, settings, role) for seed in settings.seeds()
     )
+    accuracies = [history[-1]["test_acc"] for _, history in runs]
     with staged_outputs(f"data/{role}") as out:
-        save_student(model, out / "model.safetensors")
-        write_history(history, out / "history.csv")
-        final = history[-1]
+        (out / "models").mkdir()
+        for seed, (model, _) in zip(settings.seeds(), runs, strict=True):
+            save_student(model, out / "models" / f"seed_{seed}.safetensors")
+        write_history(mean_history([history for _, history in runs]), out / "history.csv")
         write_json(
             {
-                "accuracy": round(final["test_acc"], 6),
-                "test_loss": round(final["test_loss"], 6),
-                "params": sum(p.numel() for p in model.parameters()),
+                "accuracy": round(float(np.mean(accuracies)), 6),
+                "accuracy_sd": round(float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0, 6),
+                "accuracy_per_seed": {
+                    str(seed): round(acc, 6) for seed, acc in zip(settings.seeds(), accuracies, strict=True)
+                },
+                "params": sum(p.numel() for p in runs[0][0].parameters()),
+                "train_examples": len(train_labels),
             },
             out / "metrics.json",
         )
-    print(f"{role}: test accuracy {history[-1]['test_acc']:.4f}")
+    print(f"{role}: test accuracy {np.mean(accuracies):.4f} mean over seeds {settings.seeds()}")
+
+
+def student_models(role: str) -> dict[int, BagOfEmbeddings]:
+    """data/<role>/models/seed_<s>.safetensors, by seed."""
+    paths = sorted(Path(f"data/{role}/models").glob("seed_*.safetensors"), key=lambda p: int(p.stem[5:]))
+    if not paths:
+        raise DistilleryError(f"data/{role}/models has no models: run 'dvc repro' to build them")
+    return {int(path.stem[5:]): load_student(path) for path in paths}
 
 
 def student_loss_from_params(params: dict) -> LossFn:

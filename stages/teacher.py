@@ -163,8 +163,7 @@ def predict_logits(
         from accelerate.utils import gather_object
 
         scored = gather_object(scored)
-    num_classes = scored[0][1].shape[1]
-    result = np.zeros((len(token_ids), num_classes), dtype=np.float32)
+    result = np.zeros((len(token_ids), model.config.num_labels), dtype=np.float32)
     for rows, logits in scored:
         result[rows] = logits
     return result

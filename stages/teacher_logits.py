@@ -1,17 +1,39 @@
-"""Stage teacher_logits: score every split with the teacher once; DVC caches the result.
+"""Stages teacher_logits and transfer_logits: score texts with the teacher once; DVC caches the result.
+
+    python stages/teacher_logits.py train test   # the teacher_logits stage
+    python stages/teacher_logits.py transfer     # the transfer_logits stage (data/augmented)
 
 Writes data/logits/<split>.parquet: id, logit_0 .. logit_{C-1} (float32), teacher_pred.
+Two stages rather than one, so a new transfer set does not re-score train and test.
 """
 
+import sys
+
+import numpy as np
 import pyarrow as pa
 
-from common import load_params, param, positive, read_json, read_parquet, run_stage, staged_outputs, write_parquet
+from common import (
+    DistilleryError,
+    load_params,
+    param,
+    positive,
+    read_json,
+    read_parquet,
+    run_stage,
+    staged_outputs,
+    write_parquet,
+)
 from teacher import is_main_process, load_classifier, predict_logits
 
 TEACHER, OUT = "data/teacher", "data/logits"
+INPUTS = {
+    "train": "data/tokenized/train.parquet",
+    "test": "data/tokenized/test.parquet",
+    "transfer": "data/augmented/transfer.parquet",
+}
 
 
-def logits_table(ids: pa.Array, logits) -> pa.Table:
+def logits_table(ids: pa.Array, logits: np.ndarray) -> pa.Table:
     columns = {"id": ids}
     for c in range(logits.shape[1]):
         columns[f"logit_{c}"] = pa.array(logits[:, c], pa.float32())
@@ -20,6 +42,10 @@ def logits_table(ids: pa.Array, logits) -> pa.Table:
 
 
 def main() -> None:
+    splits = sys.argv[1:]
+    unknown = [split for split in splits if split not in INPUTS]
+    if not splits or unknown:
+        raise DistilleryError(f"usage: teacher_logits.py SPLIT...; splits are {list(INPUTS)}, got {splits}")
     params = load_params()
     batch_size = positive(params, "teacher.infer_batch_size", int)
     device = str(param(params, "teacher.device"))
@@ -27,14 +53,16 @@ def main() -> None:
     model = load_classifier(f"./{TEACHER}")
 
     tables = {}
-    for split in ("train", "test"):
-        tokenized = read_parquet(f"data/tokenized/{split}.parquet")
-        token_ids = tokenized["input_ids"].to_pylist()
+    for split in splits:
+        examples = read_parquet(INPUTS[split])
+        token_ids = examples["input_ids"].to_pylist()
         logits = predict_logits(model, token_ids, pad_id, batch_size, device, progress=f"teacher_logits {split}")
-        table = logits_table(tokenized["id"], logits)
-        accuracy = (table["teacher_pred"].to_numpy() == tokenized["label"].to_numpy()).mean()
-        print(f"teacher_logits: {split}: {len(logits)} examples, teacher accuracy {accuracy:.4f}")
-        tables[split] = table
+        tables[split] = logits_table(examples["id"], logits)
+        if "label" in examples.column_names:
+            accuracy = np.mean(tables[split]["teacher_pred"].to_numpy() == examples["label"].to_numpy())
+            print(f"teacher_logits: {split}: {len(logits)} examples, teacher accuracy {accuracy:.4f}")
+        else:
+            print(f"teacher_logits: {split}: {len(logits)} examples labelled by the teacher")
     if is_main_process():
         with staged_outputs(OUT) as out:
             for split, table in tables.items():

@@ -8,7 +8,7 @@ from student import cross_entropy_loss, train_stage
 
 
 def main() -> None:
-    train_stage("autodidact", cross_entropy_loss, use_teacher=False)
+    train_stage("autodidact", cross_entropy_loss, use_transfer_set=False)
 
 
 if __name__ == "__main__":

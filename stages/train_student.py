@@ -8,7 +8,7 @@ from student import student_loss_from_params, train_stage
 
 
 def main() -> None:
-    train_stage("student", student_loss_from_params(load_params()), use_teacher=True)
+    train_stage("student", student_loss_from_params(load_params()), use_transfer_set=True)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TINY_PARAMS = {
-    "lr": 0.25,  # not the default, so that `-S lr=0.5` is a change
+    "lr": 1.0,  # not the default, so that `-S lr=0.5` is a change
     "seed": 7,
     "data": {
         "source": "data/raw/reviews.csv",
@@ -87,7 +87,8 @@ TINY_PARAMS = {
         "warmup_ratio": 0.1,
         "infer_batch_size": 32,
     },
-    "student": {"dim": 16, "epochs": 3},
+    "augment": {"n_iter": 2},
+    "student": {"dim": 16, "epochs": 3, "n_seeds": 2},
     "compare": {"speed_examples": 16},
 }
 
@@ -147,9 +148,9 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
     return make_project(tmp_path / "project", tiny_teacher)
 
 
-STAGES = ["prepare", "tokenize", "train_teacher", "teacher_logits", "train_student", "train_autodidact", "compare"]
-TEACHER_SIDE = ["prepare", "tokenize", "train_teacher", "teacher_logits"]
-STUDENT_SIDE = ["train_student", "train_autodidact", "compare"]
+TEACHER_SIDE = ["prepare", "tokenize", "train_teacher", "teacher_logits", "augment", "transfer_logits"]
+STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare"]
+STAGES = TEACHER_SIDE + STUDENT_SIDE
 
 
 def ran_stages(output: str) -> list[str]:

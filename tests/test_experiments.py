@@ -70,9 +70,7 @@ def test_two_runs_from_scratch_are_byte_identical(
     timed = {"data/compare/metrics.json", "data/compare/report.md"}
     differing = sorted(path for path in first_outs if first_outs[path] != second_outs[path] and path not in timed)
     assert differing == []
-    assert without_timings(first / "data/compare/metrics.json") == without_timings(
-        second / "data/compare/metrics.json"
-    )
+    assert without_timings(first / "data/compare/metrics.json") == without_timings(second / "data/compare/metrics.json")
 
 
 def test_run_cache_restores_every_stage_without_running_it(reproduced_copy: Path) -> None:

@@ -1,0 +1,61 @@
+"""Stage augment: the transfer set (Tang et al. 2019) derived from the training texts.
+
+Writes data/augmented/transfer.parquet: id, text, input_ids (the teacher's tokenizer). It has no
+labels; transfer_logits has the teacher label it, and only the distilled student trains on it.
+"""
+
+import pyarrow as pa
+
+from augment_ops import transfer_set
+from common import (
+    DistilleryError,
+    fraction,
+    load_params,
+    param,
+    positive,
+    read_parquet,
+    run_stage,
+    staged_outputs,
+    write_parquet,
+)
+from dataset import example_id
+from teacher import load_tokenizer, tokenize
+
+OUT = "data/augmented"
+
+
+def main() -> None:
+    params = load_params()
+    seed = int(param(params, "seed"))
+    p_mask = fraction(params, "augment.p_mask", low_open=False)
+    p_pos = fraction(params, "augment.p_pos", low_open=False)
+    p_ng = fraction(params, "augment.p_ng", low_open=False)
+    if p_mask + p_pos > 1:
+        raise DistilleryError(f"params.yaml: augment.p_mask + augment.p_pos must be <= 1, got {p_mask + p_pos}")
+    n_iter = param(params, "augment.n_iter")
+    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+        raise DistilleryError(f"params.yaml: 'augment.n_iter' must be a whole number >= 0, got {n_iter!r}")
+    tokenizer = load_tokenizer(str(param(params, "teacher.model")))
+    max_length = positive(params, "teacher.max_length", int)
+
+    train = read_parquet("data/prepared/train.parquet")["text"].to_pylist()
+    test = read_parquet("data/prepared/test.parquet")["text"].to_pylist()
+    print(
+        f"augment: tagging {len(train)} training texts, then {n_iter} samples each "
+        f"(p_mask {p_mask}, p_pos {p_pos}, p_ng {p_ng})"
+    )
+    texts = transfer_set(train, test, seed, tokenizer.mask_token, p_mask, p_pos, p_ng, n_iter) if n_iter else []
+    print(f"augment: {len(texts)} new texts after dropping duplicates and texts of the train/test sets")
+    table = pa.table(
+        {
+            "id": pa.array([example_id(text) for text in texts], pa.string()),
+            "text": pa.array(texts, pa.string()),
+            "input_ids": pa.array(tokenize(tokenizer, texts, max_length) if texts else [], pa.list_(pa.int32())),
+        }
+    )
+    with staged_outputs(OUT) as out:
+        write_parquet(table, out / "transfer.parquet")
+
+
+if __name__ == "__main__":
+    run_stage(main)
