@@ -29,15 +29,27 @@ def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> No
 
 
 def test_a_student_only_param_leaves_the_autodidact_alone(reproduced_copy: Path) -> None:
-    output = run(["dvc", "exp", "run", "-S", "student.loss=kl"], reproduced_copy).stdout
+    output = run(["dvc", "exp", "run", "-S", "student.loss=mse"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == ["compare", "train_student"]
 
 
 def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "teacher.lr=0.002"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == ["compare", "teacher_logits", "train_student", "train_teacher"]
-    # The autodidact never sees the teacher, so it is not downstream of it.
-    assert sorted(skipped_unchanged(output)) == ["prepare", "tokenize", "train_autodidact"]
+    assert sorted(ran_stages(output)) == [
+        "compare",
+        "teacher_logits",
+        "train_student",
+        "train_teacher",
+        "transfer_logits",
+    ]
+    # The autodidact and fastText never see the teacher, so they are not downstream of it.
+    assert sorted(skipped_unchanged(output)) == ["augment", "prepare", "tokenize", "train_autodidact", "train_fasttext"]
+
+
+def test_an_augment_param_relabels_only_the_transfer_set(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "augment.p_ng=0.5"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["augment", "compare", "train_student", "transfer_logits"]
+    assert "Stage 'teacher_logits' didn't change, skipping" in output
 
 
 def test_a_data_param_reruns_from_prepare(reproduced_copy: Path) -> None:
@@ -55,6 +67,7 @@ def without_timings(metrics_path: Path) -> dict:
     metrics = json.loads(metrics_path.read_text())
     for row in metrics.values():
         row.pop("examples_per_s", None)
+        row.pop("train_seconds", None)
     return metrics
 
 
@@ -67,7 +80,7 @@ def test_two_runs_from_scratch_are_byte_identical(
     first_outs, second_outs = lock_outs(first), lock_outs(second)
     assert first_outs.keys() == second_outs.keys()
     # Throughput is measured, so compare's metrics and report vary; everything else must not.
-    timed = {"data/compare/metrics.json", "data/compare/report.md"}
+    timed = {"data/compare/metrics.json", "data/compare/report.md", "data/fasttext/metrics.json"}
     differing = sorted(path for path in first_outs if first_outs[path] != second_outs[path] and path not in timed)
     assert differing == []
     assert without_timings(first / "data/compare/metrics.json") == without_timings(second / "data/compare/metrics.json")

@@ -21,8 +21,9 @@ def test_every_stage_runs_in_dag_order(built: tuple[Path, str]) -> None:
     ran = ran_stages(output)
     assert sorted(ran) == sorted(STAGES)
     assert ran.index("prepare") < ran.index("tokenize") < ran.index("train_teacher") < ran.index("teacher_logits")
-    assert ran.index("teacher_logits") < ran.index("train_student") < ran.index("compare")
-    assert ran.index("train_autodidact") < ran.index("compare")
+    assert ran.index("augment") < ran.index("transfer_logits") < ran.index("train_student") < ran.index("compare")
+    assert ran.index("teacher_logits") < ran.index("train_student")
+    assert ran.index("train_autodidact") < ran.index("compare") and ran.index("train_fasttext") < ran.index("compare")
 
 
 def test_prepared_splits_are_balanced_with_stable_ids(built: tuple[Path, str]) -> None:
@@ -70,31 +71,58 @@ def test_logits_have_one_column_per_class(built: tuple[Path, str]) -> None:
         assert logits["id"].to_pylist() == tokenized["id"].to_pylist()
 
 
+def test_transfer_set_is_new_tokenized_text_labelled_by_the_teacher(built: tuple[Path, str]) -> None:
+    project, _ = built
+    transfer = pq.read_table(project / "data/augmented/transfer.parquet")
+    assert transfer.column_names == ["id", "text", "input_ids"]
+    assert 192 < transfer.num_rows <= 2 * 192
+    texts = transfer["text"].to_pylist()
+    assert len(set(texts)) == len(texts)
+    assert not set(texts) & set(pq.read_table(project / "data/prepared/train.parquet")["text"].to_pylist())
+    assert any("[MASK]" in text for text in texts)
+    logits = pq.read_table(project / "data/logits/transfer.parquet")
+    assert logits["id"].to_pylist() == transfer["id"].to_pylist()
+    assert logits.column_names == ["id", "logit_0", "logit_1", "teacher_pred"]
+
+
 def test_students_write_model_history_and_metrics(built: tuple[Path, str]) -> None:
     from student import load_student
 
     project, _ = built
-    for role in ("student", "autodidact"):
+    for role, examples in (("student", 192 + transfer_rows(project)), ("autodidact", 192)):
         history = (project / f"data/{role}/history.csv").read_text().splitlines()
         assert history[0] == "epoch,train_loss,train_acc,test_loss,test_acc"
         assert len(history) == 1 + 3
         metrics = json.loads((project / f"data/{role}/metrics.json").read_text())
         assert 0.0 <= metrics["accuracy"] <= 1.0
-        model = load_student(project / f"data/{role}/model.safetensors")
+        assert set(metrics["accuracy_per_seed"]) == {"7", "8"}
+        assert metrics["train_examples"] == examples
+        models = sorted(p.name for p in (project / f"data/{role}/models").iterdir())
+        assert models == ["seed_7.safetensors", "seed_8.safetensors"]
+        model = load_student(project / f"data/{role}/models/seed_7.safetensors")
         assert metrics["params"] == sum(p.numel() for p in model.parameters())
+
+
+def transfer_rows(project: Path) -> int:
+    return pq.read_table(project / "data/augmented/transfer.parquet").num_rows
 
 
 def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path, str]) -> None:
     project, _ = built
     metrics = json.loads((project / "data/compare/metrics.json").read_text())
-    for name in ("teacher", "student", "autodidact"):
-        assert {"accuracy", "params"} <= metrics[name].keys()
-    assert {"examples_per_s"} <= metrics["teacher"].keys() & metrics["student"].keys()
-    assert {"delta", "mcnemar_p"} <= metrics["student_vs_autodidact"].keys()
+    for name in ("teacher", "student", "autodidact", "fasttext"):
+        assert {"accuracy", "params", "examples_per_s"} <= metrics[name].keys()
+    for name in ("student", "autodidact", "fasttext"):
+        assert {"accuracy_sd", "accuracy_per_seed"} <= metrics[name].keys()
+    assert metrics["fasttext"]["train_seconds"] > 0
+    versus = metrics["student_vs_autodidact"]
+    assert {"delta", "mcnemar_p", "mcnemar_p_per_seed", "student_epochs_to_autodidact_final"} <= versus.keys()
+    assert set(versus["mcnemar_p_per_seed"]) == {"7", "8"}
     assert metrics["teacher"]["accuracy"] > 0.9, "the tiny teacher should learn the tiny task"
     assert metrics["student"]["params"] < metrics["teacher"]["params"]
     report = (project / "data/compare/report.md").read_text()
-    assert "McNemar" in report and "| student |" in report
+    assert "McNemar" in report and "| student (kl" in report and "| fastText C++" in report
+    assert "## Verdict" in report
     assert (project / "data/compare/learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -75,6 +75,28 @@ def test_alpha_mixes_in_hard_label_cross_entropy() -> None:
     assert cross_entropy_loss(student, teacher, labels).item() == pytest.approx(hard.item())
 
 
+def test_unlabelled_transfer_rows_get_only_the_distillation_loss() -> None:
+    student, teacher = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    loss = distillation_loss("mse", 1.0, 0.5)
+    soft = F.mse_loss(student, teacher)
+    hard_first_row = F.cross_entropy(student[:1], torch.tensor([0]))
+    assert loss(student, teacher, torch.tensor([0, -1])).item() == pytest.approx(0.5 * soft + 0.5 * hard_first_row)
+    assert loss(student, teacher, torch.tensor([-1, -1])).item() == pytest.approx(0.5 * soft.item())
+
+
+def test_transfer_rows_do_not_count_in_training_accuracy() -> None:
+    data, labels = _toy_task()
+    mixed_labels = labels.clone()
+    mixed_labels[100:] = -1
+    teacher = F.one_hot(labels, 2).float() * 4 - 2
+    model = BagOfEmbeddings(20, 8, 2)
+    history = train(
+        model, data, teacher, mixed_labels, data, labels, distillation_loss("kl", 2.0, 0.5), SETTINGS, 0, "t"
+    )
+    assert 0.0 <= history[-1]["train_acc"] <= 1.0
+    assert history[-1]["test_acc"] == 1.0
+
+
 def test_sparse_gradient_clipping() -> None:
     weight = torch.nn.Parameter(torch.zeros(5, 2))
     weight.grad = torch.sparse_coo_tensor(  # row 1 twice: the norm must be taken after coalescing
@@ -98,7 +120,7 @@ def _toy_task(n: int = 200) -> tuple[Packed, torch.Tensor]:
     return Packed(pa.chunked_array([pa.array(rows, pa.list_(pa.int32()))])), torch.tensor(labels)
 
 
-SETTINGS = Settings(lr=0.5, seed=0, dim=8, epochs=3, batch_size=1, grad_clip=1.0, lr_decay=0.5)
+SETTINGS = Settings(lr=0.5, seed=0, n_seeds=1, dim=8, epochs=3, batch_size=1, grad_clip=1.0, lr_decay=0.5)
 
 
 @pytest.mark.parametrize("batch_size", [1, 16])
@@ -108,7 +130,8 @@ def test_training_learns_a_separable_toy_task(batch_size: int) -> None:
     model = BagOfEmbeddings(20, 8, 2)
     bigger_batches = {"lr": 4.0, "epochs": 8, "lr_decay": 0.8} if batch_size > 1 else {}
     settings = Settings(**{**SETTINGS.__dict__, "batch_size": batch_size, **bigger_batches})
-    history = train(model, data, teacher, labels, data, labels, distillation_loss("kl", 2.0, 0.0), settings, "toy")
+    loss = distillation_loss("kl", 2.0, 0.0)
+    history = train(model, data, teacher, labels, data, labels, loss, settings, seed=0, desc="toy")
     assert len(history) == settings.epochs
     assert history[-1]["test_acc"] == 1.0
     assert history[-1]["train_loss"] < history[0]["train_loss"]
@@ -120,7 +143,7 @@ def test_training_is_deterministic_for_a_seed() -> None:
     for _ in range(2):
         torch.manual_seed(0)
         model = BagOfEmbeddings(20, 8, 2)
-        train(model, data, torch.zeros(len(labels), 2), labels, data, labels, cross_entropy_loss, SETTINGS, "toy")
+        train(model, data, torch.zeros(len(labels), 2), labels, data, labels, cross_entropy_loss, SETTINGS, 0, "toy")
         results.append(model.state_dict())
     assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
 
