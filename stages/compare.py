@@ -47,12 +47,14 @@ def main() -> None:
         predictions[role] = {
             seed: evaluate(model, packed, labels, batch_size)[2].numpy() for seed, model in models.items()
         }
-        accuracies = [float(np.mean(p == truth)) for p in predictions[role].values()]
+        per_seed = {str(seed): float(np.mean(p == truth)) for seed, p in predictions[role].items()}
+        accuracies = list(per_seed.values())
         first = next(iter(models.values()))
         histories[role] = pd.read_csv(f"data/{role}/history.csv")
         results[role] = {
             "accuracy": float(np.mean(accuracies)),
             "accuracy_sd": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
+            "accuracy_per_seed": per_seed,
             "params": parameter_count(first),
             "examples_per_s": examples_per_second(
                 lambda model=first: evaluate(model, packed, labels, batch_size), packed.size

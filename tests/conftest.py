@@ -67,7 +67,7 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TINY_PARAMS = {
-    "lr": 1.0,  # not the default, so that `-S lr=0.5` is a change
+    "lr": 0.8,  # neither the default nor a sweep value, so that `-S lr=0.5` is a change
     "seed": 7,
     "data": {
         "source": "data/raw/reviews.csv",
