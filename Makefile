@@ -24,8 +24,10 @@ $(VENV)/.test-deps: $(VENV)/.run-deps requirements-test.txt
 repro: $(VENV)/.run-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 
+# pytest exits 5 when it collected no tests: a broken suite, so say so plainly.
 test: $(VENV)/.test-deps
-	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest tests -v --durations=15
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest tests -v --durations=15; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (check tests/)" >&2; fi; exit $$status
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check stages tests benchmarks
