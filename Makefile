@@ -4,7 +4,6 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
-export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: repro test lint
@@ -26,7 +25,7 @@ repro: $(VENV)/.run-deps
 
 # pytest exits 5 when it collected no tests: a broken suite, so say so plainly.
 test: $(VENV)/.test-deps
-	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest tests -v --durations=15; status=$$?; \
+	HF_HUB_OFFLINE=1 PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest tests -v --durations=15; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (check tests/)" >&2; fi; exit $$status
 
 lint: $(VENV)/.test-deps
