@@ -39,13 +39,16 @@ def main() -> None:
     max_length = positive(params, "teacher.max_length", int)
 
     train = read_parquet("data/prepared/train.parquet")["text"].to_pylist()
-    test = read_parquet("data/prepared/test.parquet")["text"].to_pylist()
+    # Texts of dev and test (never their labels) are kept out, so no evaluated text is trained on.
+    held_out = [
+        text for split in ("dev", "test") for text in read_parquet(f"data/prepared/{split}.parquet")["text"].to_pylist()
+    ]
     print(
         f"augment: tagging {len(train)} training texts, then {n_iter} samples each "
         f"(p_mask {p_mask}, p_pos {p_pos}, p_ng {p_ng})"
     )
-    texts = transfer_set(train, test, seed, tokenizer.mask_token, p_mask, p_pos, p_ng, n_iter) if n_iter else []
-    print(f"augment: {len(texts)} new texts after dropping duplicates and texts of the train/test sets")
+    texts = transfer_set(train, held_out, seed, tokenizer.mask_token, p_mask, p_pos, p_ng, n_iter) if n_iter else []
+    print(f"augment: {len(texts)} new texts after dropping duplicates and texts of the train/dev/test sets")
     table = pa.table(
         {
             "id": pa.array([example_id(text) for text in texts], pa.string()),

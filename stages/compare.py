@@ -1,94 +1,117 @@
-"""Stage compare: teacher, student, autodidact and fastText on the same test set.
+"""Stage compare: teacher, bag student, its twin and the baselines on the same test set.
 
-Writes data/compare/metrics.json, report.md and learning_curves.png. Throughput (examples/s) is
-measured here, side by side on one machine, and is the one part of the outputs that varies from
-run to run.
+Writes data/compare/metrics.json (everything), summary.json (the headline numbers that
+`dvc exp show` prints), report.md and learning_curves.png. Throughput (examples/s) is measured
+here, side by side on one machine, and is the one part of the outputs that varies between runs.
 """
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 
 from common import load_params, positive, read_json, read_parquet, run_stage, staged_outputs, write_json
-from report import examples_per_second, mcnemar_p, plot_learning_curves, render_report
-from student import Packed, evaluate, student_models
+from report import (
+    accuracy_summary,
+    examples_per_second,
+    mcnemar_p,
+    paired_bootstrap_ci,
+    plot_learning_curves,
+    render_report,
+    rounded,
+)
+from student import evaluate, student_models
 from teacher import load_classifier, parameter_count, predict_logits
 
 OUT = "data/compare"
 
 
+def teacher_results(params: dict, test: pa.Table, truth: np.ndarray) -> dict:
+    teacher_pred = read_parquet("data/logits/test.parquet")["teacher_pred"].to_numpy()
+    dev_truth = read_parquet("data/tokenized/dev.parquet")["label"].to_numpy()
+    dev_pred = read_parquet("data/logits/dev.parquet")["teacher_pred"].to_numpy()
+    print("compare: timing the teacher")
+    teacher = load_classifier("./data/teacher")
+    token_ids = test["input_ids"].to_pylist()[: positive(params, "compare.speed_examples", int)]
+    pad_id = read_json("data/tokenized/vocab.json")["pad_id"]
+    batch_size = positive(params, "teacher.infer_batch_size", int)
+    return {
+        "accuracy": float(np.mean(teacher_pred == truth)),
+        "dev_accuracy": float(np.mean(dev_pred == dev_truth)),
+        "params": parameter_count(teacher),
+        "examples_per_s": examples_per_second(
+            lambda: predict_logits(teacher, token_ids, pad_id, batch_size), len(token_ids)
+        ),
+        "predictions": teacher_pred,
+    }
+
+
 def main() -> None:
     params = load_params()
-    batch_size = positive(params, "teacher.infer_batch_size", int)
-    speed_examples = positive(params, "compare.speed_examples", int)
     test = read_parquet("data/tokenized/test.parquet")
     truth = test["label"].to_numpy()
     labels = torch.tensor(truth)
-    teacher_pred = read_parquet("data/logits/test.parquet")["teacher_pred"].to_numpy()
-
-    print("compare: timing the teacher")
-    teacher = load_classifier("./data/teacher")
-    token_ids = test["input_ids"].to_pylist()[:speed_examples]
-    pad_id = read_json("data/tokenized/vocab.json")["pad_id"]
-    results = {
-        "teacher": {
-            "accuracy": float(np.mean(teacher_pred == truth)),
-            "params": parameter_count(teacher),
-            "examples_per_s": examples_per_second(
-                lambda: predict_logits(teacher, token_ids, pad_id, batch_size), len(token_ids)
-            ),
-        }
-    }
-    packed = Packed(test["input_ids"])
+    results = {"teacher": teacher_results(params, test, truth)}
+    teacher_pred = results["teacher"].pop("predictions")
     predictions, histories = {}, {}
     for role in ("student", "autodidact"):
         print(f"compare: scoring and timing the {role}")
         models = student_models(role)
-        predictions[role] = {
-            seed: evaluate(model, packed, labels, batch_size)[2].numpy() for seed, model in models.items()
-        }
-        per_seed = {str(seed): float(np.mean(p == truth)) for seed, p in predictions[role].items()}
-        accuracies = list(per_seed.values())
         first = next(iter(models.values()))
+        packed = first.pack(test["input_ids"])
+        predictions[role] = {seed: evaluate(model, packed, labels)[2].numpy() for seed, model in models.items()}
+        trained = read_json(f"data/{role}/metrics.json")
         histories[role] = pd.read_csv(f"data/{role}/history.csv")
-        results[role] = {
-            "accuracy": float(np.mean(accuracies)),
-            "accuracy_sd": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
-            "accuracy_per_seed": per_seed,
+        results[role] = accuracy_summary({seed: float(np.mean(p == truth)) for seed, p in predictions[role].items()})
+        results[role] |= {
+            "dev_accuracy": float(np.mean(list(trained["dev_accuracy_per_seed"].values()))),
+            "best_epoch_per_seed": trained["best_epoch_per_seed"],
             "params": parameter_count(first),
             "examples_per_s": examples_per_second(
-                lambda model=first: evaluate(model, packed, labels, batch_size), packed.size
+                lambda model=first, packed=packed: evaluate(model, packed, labels), packed.size
             ),
-            "train_examples": read_json(f"data/{role}/metrics.json")["train_examples"],
+            "train_examples": trained["train_examples"],
             "agreement_with_teacher": float(np.mean([np.mean(p == teacher_pred) for p in predictions[role].values()])),
         }
-    results["fasttext"] = read_json("data/fasttext/metrics.json")
-    p_values = {
-        str(seed): mcnemar_p(truth, predictions["student"][seed], predictions["autodidact"][seed])
-        for seed in predictions["student"]
-    }
+    for name, folder in (("fasttext", "fasttext"), ("fasttext_tuned", "fasttext_tuned"), ("sklearn", "sklearn")):
+        results[name] = read_json(f"data/{folder}/metrics.json")
+        settings = results[name].get("chosen") or results[name].get("settings")
+        results[name]["note"] = ", ".join(f"{key} {value}" for key, value in settings.items())
+    seeds = list(predictions["student"])
+    p_values = {str(s): mcnemar_p(truth, predictions["student"][s], predictions["autodidact"][s]) for s in seeds}
+    low, high = paired_bootstrap_ci(
+        truth, [predictions["student"][s] for s in seeds], [predictions["autodidact"][s] for s in seeds]
+    )
     autodidact_final = histories["autodidact"]["test_acc"].iloc[-1]
     results["student_vs_autodidact"] = {
         "delta": results["student"]["accuracy"] - results["autodidact"]["accuracy"],
+        "delta_ci95": [low, high],
         "mcnemar_p": max(p_values.values()),  # the least significant seed: every seed must pass
         "mcnemar_p_per_seed": p_values,
         "student_epochs_to_autodidact_final": next(
             (int(row.epoch) for row in histories["student"].itertuples() if row.test_acc >= autodidact_final), None
         ),
     }
-    results = _rounded(results)
+    results = rounded(results)
     report = render_report(results, params, len(truth), read_json("data/prepared/labels.json")["labels"])
     with staged_outputs(OUT) as out:
         write_json(results, out / "metrics.json")
+        write_json(headline(results), out / "summary.json")
         (out / "report.md").write_text(report, encoding="utf-8")
         plot_learning_curves(histories, results["teacher"]["accuracy"], out / "learning_curves.png")
     print(report)
 
 
-def _rounded(value):
-    if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
-    return round(value, 6) if isinstance(value, float) else value
+def headline(results: dict) -> dict:
+    """The few numbers `dvc exp show` prints as columns: test accuracies, the student's delta and its tests."""
+    versus = results["student_vs_autodidact"]
+    return {
+        "acc": {name: results[name]["accuracy"] for name in ("teacher", "student", "autodidact", "fasttext")}
+        | {"ft_tuned": results["fasttext_tuned"]["accuracy"], "sklearn": results["sklearn"]["accuracy"]},
+        "delta": versus["delta"],
+        "ci_low": versus["delta_ci95"][0],
+        "p_max": versus["mcnemar_p"],
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Reading a labelled text source and turning it into balanced, shuffled train/test splits."""
+"""Reading a labelled text source and turning it into balanced, shuffled train/dev/test splits."""
 
 from __future__ import annotations
 
@@ -134,13 +134,15 @@ def balance_and_split(
     max_examples: int | None,
     balance: bool,
     test_fraction: float,
+    dev_fraction: float,
     seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of train and test, each shuffled.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of train, dev and test, each shuffled.
 
     With `balance`, every class keeps min(max_examples // C, smallest class) rows
     (seed 000's rule); without it, rows are sampled regardless of class up to max_examples.
-    The split is stratified, so the test set keeps the class proportions.
+    Test takes `test_fraction` of each class; dev takes `dev_fraction` of what is left (the
+    training side). Both splits are stratified, so they keep the class proportions.
     """
     rng = np.random.default_rng(seed)
     by_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)]
@@ -153,15 +155,17 @@ def balance_and_split(
         kept = np.zeros(len(labels), dtype=bool)
         kept[rng.permutation(len(labels))[:max_examples]] = True
         by_class = [rows[kept[rows]] for rows in by_class]
-    train, test = [], []
+    train, dev, test = [], [], []
     for rows in by_class:
         n_test = int(round(len(rows) * test_fraction))
+        n_dev = int(round((len(rows) - n_test) * dev_fraction))
         test.append(rows[:n_test])
-        train.append(rows[n_test:])
-    train_rows, test_rows = np.concatenate(train), np.concatenate(test)
-    if len(train_rows) == 0 or len(test_rows) == 0:
+        dev.append(rows[n_test : n_test + n_dev])
+        train.append(rows[n_test + n_dev :])
+    splits = [np.concatenate(parts) for parts in (train, dev, test)]
+    if any(len(rows) == 0 for rows in splits):
         raise DistilleryError(
-            f"too few examples to split ({len(train_rows)} train / {len(test_rows)} test); "
-            "raise data.max_examples or adjust data.test_fraction"
+            f"too few examples to split ({' / '.join(str(len(r)) for r in splits)} train / dev / test); "
+            "raise data.max_examples or adjust data.test_fraction and data.dev_fraction"
         )
-    return rng.permutation(train_rows), rng.permutation(test_rows)
+    return tuple(rng.permutation(rows) for rows in splits)

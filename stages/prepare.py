@@ -1,6 +1,6 @@
 """Stage prepare: load the source, clean it, balance classes, shuffle, split.
 
-Writes data/prepared/{train,test}.parquet (id, text, label), labels.json and stats.json.
+Writes data/prepared/{train,dev,test}.parquet (id, text, label), labels.json and stats.json.
 """
 
 import pyarrow as pa
@@ -31,6 +31,7 @@ def main() -> None:
     max_examples = param(params, "data.max_examples")
     max_examples = None if max_examples is None else positive(params, "data.max_examples", int)
     test_fraction = fraction(params, "data.test_fraction")
+    dev_fraction = fraction(params, "data.dev_fraction")
     balance = param(params, "data.balance")
     if not isinstance(balance, bool):
         raise DistilleryError(f"params.yaml: 'data.balance' must be true or false, got {balance!r}")
@@ -38,16 +39,23 @@ def main() -> None:
     print(f"prepare: reading {source}")
     cleaned = clean(read_source(source, text_columns + [label_column]), text_columns, label_column, source)
     num_classes = len(cleaned.label_names)
-    train_rows, test_rows = balance_and_split(cleaned.labels, num_classes, max_examples, balance, test_fraction, seed)
-    report = cleaned.report | {"classes": num_classes, "train": len(train_rows), "test": len(test_rows)}
+    splits = dict(
+        zip(
+            ("train", "dev", "test"),
+            balance_and_split(cleaned.labels, num_classes, max_examples, balance, test_fraction, dev_fraction, seed),
+            strict=True,
+        )
+    )
+    report = cleaned.report | {"classes": num_classes} | {split: len(rows) for split, rows in splits.items()}
     print(
         f"prepare: {report['rows_read']} rows read, dropped {report['dropped_missing_or_empty']} with missing "
         f"or empty text/label and {report['dropped_duplicate_text']} duplicate texts; "
-        f"{num_classes} classes {cleaned.label_names}; {len(train_rows)} train / {len(test_rows)} test"
+        f"{num_classes} classes {cleaned.label_names}; "
+        f"{report['train']} train / {report['dev']} dev / {report['test']} test"
     )
 
     with staged_outputs(OUT) as out:
-        for split, rows in (("train", train_rows), ("test", test_rows)):
+        for split, rows in splits.items():
             texts = [cleaned.texts[i] for i in rows]
             table = pa.table(
                 {

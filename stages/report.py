@@ -1,10 +1,11 @@
-"""Comparing teacher, student and autodidact: significance, speed, the report and its plot."""
+"""Comparing teacher, students and baselines: significance, speed, the report and its plot."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,53 @@ def mcnemar_p(truth: np.ndarray, first: np.ndarray, second: np.ndarray) -> float
     return float(mcnemar(table, exact=discordant < 25, correction=True).pvalue)
 
 
+def paired_bootstrap_ci(
+    truth: np.ndarray,
+    first: list[np.ndarray],
+    second: list[np.ndarray],
+    level: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile interval of the accuracy difference first - second, pooled over seeds.
+
+    first[s] and second[s] are one seed's paired predictions. Each example's difference is averaged
+    over seeds, then the test examples are resampled with replacement, so the interval reflects
+    which examples happened to be in the test set.
+    """
+    difference = np.mean(
+        [(f == truth).astype(float) - (s == truth) for f, s in zip(first, second, strict=True)], axis=0
+    )
+    rng = np.random.default_rng(seed)
+    means = np.concatenate(
+        [
+            difference[rng.integers(0, len(difference), (1000, len(difference)))].mean(axis=1)
+            for _ in range(resamples // 1000)
+        ]
+    )
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def rounded(value: Any) -> Any:
+    """Floats, however deeply nested, to six significant digits (not decimals: a p of 4e-7 must not become 0)."""
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
+def accuracy_summary(per_seed: dict[int, float]) -> dict:
+    """Mean, standard deviation over seeds, and each seed's accuracy."""
+    accuracies = list(per_seed.values())
+    return {
+        "accuracy": round(float(np.mean(accuracies)), 6),
+        "accuracy_sd": round(float(np.std(accuracies, ddof=1)), 6) if len(accuracies) > 1 else 0.0,
+        "accuracy_per_seed": {str(seed): round(acc, 6) for seed, acc in per_seed.items()},
+    }
+
+
 def examples_per_second(predict: Callable[[], object], num_examples: int, min_seconds: float = 1.0) -> float:
     """Throughput of `predict` (which scores num_examples), after a warm-up call, over >= min_seconds."""
     predict()
@@ -45,19 +93,20 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def plot_learning_curves(histories: dict[str, object], teacher_accuracy: float, path: Path) -> None:
-    """Test accuracy per epoch (mean over seeds) for each history, with the teacher as a line."""
+    """Dev and test accuracy per epoch (mean over seeds) for each history, with the teacher as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
-    for name, history in histories.items():
-        axis.plot(history["epoch"], history["test_acc"], marker="o", label=name)
+    for (name, history), color in zip(histories.items(), ("tab:blue", "tab:orange"), strict=False):
+        axis.plot(history["epoch"], history["test_acc"], marker="o", color=color, label=f"{name}, test")
+        axis.plot(history["epoch"], history["dev_acc"], linestyle=":", color=color, label=f"{name}, dev")
     axis.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher")
     axis.set_xlabel("epoch")
-    axis.set_ylabel("test accuracy")
-    axis.set_title("Learning curves on the test set")
+    axis.set_ylabel("accuracy")
+    axis.set_title("Learning curves (the kept epoch is chosen on dev)")
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
@@ -71,124 +120,174 @@ def _accuracy(row: dict) -> str:
     return f"{row['accuracy']:.4f}" + (f" ± {sd:.4f}" if sd else "")
 
 
+def p_value(p: float) -> str:
+    """Scientific notation below 0.001, so a tiny p never prints as 0."""
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def _setting(chosen: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in chosen.items())
+
+
+MODEL_TITLES = {
+    "teacher": "teacher",
+    "student": "bag student (distilled)",
+    "autodidact": "bag autodidact (its hard-label twin)",
+    "fasttext": "fastText C++, the student's budget",
+    "fasttext_tuned": "fastText C++, tuned on dev",
+    "sklearn": "scikit-learn n-grams + logistic regression, tuned on dev",
+}
+BASELINES = ("fasttext", "fasttext_tuned", "sklearn")
+
+
 def render_report(results: dict, params: dict, test_size: int, label_names: list[str]) -> str:
-    """The markdown report: one table, the per-seed tests, and a plain-language verdict."""
-    teacher, student, autodidact, fast = (results[k] for k in ("teacher", "student", "autodidact", "fasttext"))
+    """The markdown report: one table, the student-vs-twin tests, what was chosen on dev, and a verdict."""
+    teacher, student = results["teacher"], results["student"]
     versus = results["student_vs_autodidact"]
     seeds = list(versus["mcnemar_p_per_seed"])
-    base = autodidact["accuracy"]
+    base = results["autodidact"]["accuracy"]
 
     def speed(row: dict) -> str:
         return f"{row['examples_per_s']:,.0f} ({row['examples_per_s'] / teacher['examples_per_s']:,.0f}x)"
 
-    def delta(row: dict) -> str:
-        return f"{100 * (row['accuracy'] - base):+.1f}"
-
-    student_name = (
-        f"student ({param(params, 'student.loss')}, T={param(params, 'student.temperature')}, "
-        f"alpha={param(params, 'student.alpha')}, {student['train_examples']:,} examples with the transfer set)"
-    )
-    p_text = ", ".join(f"{versus['mcnemar_p_per_seed'][s]:.2g}" for s in seeds)
-    reach = versus["student_epochs_to_autodidact_final"]
-    rows = [
-        ["teacher", _accuracy(teacher), delta(teacher), "", "1.0000", f"{teacher['params']:,}", speed(teacher), ""],
-        [
-            student_name,
-            _accuracy(student),
-            delta(student),
-            p_text,
-            f"{student['agreement_with_teacher']:.4f}",
-            f"{student['params']:,}",
-            speed(student),
-            "never" if reach is None else str(reach),
-        ],
-        [
-            f"autodidact ({autodidact['train_examples']:,} examples)",
-            _accuracy(autodidact),
-            "0.0",
-            "",
-            f"{autodidact['agreement_with_teacher']:.4f}",
-            f"{autodidact['params']:,}",
-            speed(autodidact),
-            str(param(params, "student.epochs")),
-        ],
-        [
-            f"fastText C++ (trained in {fast['train_seconds']:.2f} s)",
-            _accuracy(fast),
-            delta(fast),
-            "",
-            "",
-            f"{fast['params']:,}",
-            speed(fast),
-            "",
-        ],
-    ]
+    rows = []
+    for name, title in MODEL_TITLES.items():
+        row = results[name]
+        dev = row.get("dev_accuracy")
+        rows.append(
+            [
+                title,
+                _accuracy(row),
+                "" if dev is None else f"{dev:.4f}",
+                f"{100 * (row['accuracy'] - base):+.1f}",
+                f"{row['params']:,}",
+                speed(row),
+                row.get("note", ""),
+            ]
+        )
     table = markdown_table(
         [
             "model",
-            "test accuracy (mean ± sd)",
+            "test accuracy (mean ± sd over seeds)",
+            "dev accuracy",
             "Δ vs autodidact (points)",
-            "McNemar p vs autodidact, per seed",
-            "agreement with teacher",
             "parameters",
             "examples/s (vs teacher)",
-            "epochs to autodidact's final accuracy",
+            "settings",
         ],
         rows,
+    )
+    low, high = versus["delta_ci95"]
+    significance = markdown_table(
+        ["", "value"],
+        [
+            ["accuracy delta, student − autodidact (mean over seeds)", f"{100 * versus['delta']:+.2f} points"],
+            [
+                "paired bootstrap 95% interval (test examples resampled, seeds pooled)",
+                f"[{100 * low:+.2f}, {100 * high:+.2f}] points",
+            ],
+            [
+                "McNemar p per seed (" + ", ".join(seeds) + ")",
+                ", ".join(p_value(versus["mcnemar_p_per_seed"][s]) for s in seeds),
+            ],
+            ["student agreement with the teacher", f"{student['agreement_with_teacher']:.4f}"],
+            [
+                "epochs the student needed to reach the autodidact's final test accuracy",
+                str(versus["student_epochs_to_autodidact_final"] or "never"),
+            ],
+        ],
     )
     return "\n".join(
         [
             "# distillery report",
             "",
             f"Test set: {test_size} examples, {len(label_names)} classes ({', '.join(label_names)}). "
-            f"Teacher: `{param(params, 'teacher.model')}`. Students: {len(seeds)} seeds ({', '.join(seeds)}), "
-            f"lr {param(params, 'lr')}, dim {param(params, 'student.dim')}, {param(params, 'student.epochs')} epochs.",
+            f"Teacher: `{param(params, 'teacher.model')}`. Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
+            f"recipe `{param(params, 'student.recipe')}`, lr {param(params, 'lr')}, "
+            f"dim {param(params, 'student.dim')}, at most {param(params, 'student.epochs')} epochs; the student's "
+            f"loss is {param(params, 'student.loss')} (T={param(params, 'student.temperature')}, "
+            f"alpha={param(params, 'student.alpha')}) over {student['train_examples']:,} examples with the "
+            "transfer set.",
             "",
             table,
             "",
+            "## Student against its twin",
+            "",
+            significance,
+            "",
+            "## Chosen on dev",
+            "",
+            "Every choice below looked at the dev split only; test labels were used for the numbers above and for "
+            "nothing else.",
+            "",
+            f"- Bag models, the epoch kept (best dev accuracy) per seed: student "
+            f"{_setting(results['student']['best_epoch_per_seed'])}; autodidact "
+            f"{_setting(results['autodidact']['best_epoch_per_seed'])}.",
+            f"- fastText, tuned: {_setting(results['fasttext_tuned']['chosen'])}, best of "
+            f"{len(results['fasttext_tuned']['trials'])} settings of `baselines.fasttext_grid`.",
+            f"- scikit-learn: {_setting(results['sklearn']['chosen'])}, best of "
+            f"{len(results['sklearn']['trials'])} settings of `baselines.sklearn_grid`.",
+            "- The defaults in params.yaml (lr, recipe, temperature, alpha, epochs, n_iter) come from the dev sweep "
+            "in the README.",
+            "",
             "## Verdict",
             "",
-            verdict(results, len(seeds)),
+            verdict(results),
             "",
-            "Examples/s: batched inference on this machine, measured side by side in the compare stage (fastText: "
-            "its own `predict`, single-threaded); they vary from run to run. Learning curves (mean over seeds): "
-            "`learning_curves.png`, or `dvc plots show`.",
+            "Examples/s: batched inference on this machine, measured side by side (fastText: its own `predict`, "
+            "one thread); they vary from run to run. Learning curves (mean over seeds): `learning_curves.png`, "
+            "or `dvc plots show`.",
             "",
         ]
     )
 
 
-def verdict(results: dict, n_seeds: int) -> str:
+def verdict(results: dict) -> str:
     """What the numbers do and do not show, in plain words."""
-    teacher, student, autodidact, fast = (results[k] for k in ("teacher", "student", "autodidact", "fasttext"))
+    teacher, student, autodidact = (results[k] for k in ("teacher", "student", "autodidact"))
     versus = results["student_vs_autodidact"]
     points = 100 * versus["delta"]
+    low, high = versus["delta_ci95"]
     every_seed = all(p < 0.05 for p in versus["mcnemar_p_per_seed"].values())
     gap = teacher["accuracy"] - autodidact["accuracy"]
     closed = f", closing {100 * versus['delta'] / gap:.0f}% of the gap to the teacher" if gap > 0 else ""
-    if points > 0 and every_seed:
+    interval = f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+    if points > 0 and every_seed and low > 0:
         finding = (
-            f"Distillation helped: the student beats the autodidact by {points:.1f} points on average over "
-            f"{n_seeds} seeds{closed}, and McNemar's test rejects 'no difference' at the 5% level for every seed."
+            f"Distillation helped: the student beats its twin by {points:.1f} points{closed}; McNemar's test rejects "
+            f"'no difference' at the 5% level for every seed, and the bootstrap interval {interval} excludes zero."
+        )
+    elif points > 0 and (every_seed or low > 0):
+        passed, failed = (
+            ("McNemar on every seed", "the bootstrap interval")
+            if every_seed
+            else ("the bootstrap interval", "McNemar on every seed")
+        )
+        finding = (
+            f"The student is {points:.1f} points above its twin (bootstrap interval {interval}); {passed} says "
+            f"the difference is real but {failed} does not, so the evidence that the teacher helped is partial."
         )
     elif points > 0:
         finding = (
-            f"The student is {points:.1f} points above the autodidact on average, but the difference is not "
-            "significant at the 5% level for every seed: this run does not establish that the teacher helped."
+            f"The student is {points:.1f} points above its twin, but neither McNemar on every seed nor the bootstrap "
+            f"interval {interval} shows it: this run does not establish that the teacher helped."
         )
     else:
-        finding = (
-            f"The student is not better than the autodidact ({points:+.1f} points): here the teacher did not help."
-        )
-    fasttext = (
-        f"It is {100 * (student['accuracy'] - fast['accuracy']):+.1f} points against plain fastText "
-        f"({fast['accuracy']:.4f}), which trains in {fast['train_seconds']:.2f} s; "
+        finding = f"The student is not better than its twin ({points:+.1f} points): here the teacher did not help."
+    best_name = max(("fasttext_tuned", "sklearn"), key=lambda name: results[name]["dev_accuracy"])
+    best = results[best_name]
+    baseline = (
+        f"The best baseline on dev is {MODEL_TITLES[best_name]} ({best['accuracy']:.4f} on test, trained in "
+        f"{best['train_seconds']:.1f} s); the student is {100 * (student['accuracy'] - best['accuracy']):+.1f} points "
+        "against it on test: "
         + (
-            "distilling bought accuracy fastText alone does not reach."
-            if student["accuracy"] > fast["accuracy"]
-            else "plain fastText is as good or better here, and far cheaper."
+            "distilling bought accuracy that a quick baseline does not reach."
+            if student["accuracy"] > best["accuracy"]
+            else "a user who only needs accuracy should take the baseline, which is far cheaper to train."
         )
     )
+    if best["accuracy"] > teacher["accuracy"]:
+        baseline += " It even beats the teacher, which is then too weak (or undertrained) to be worth distilling."
     size = (
         f"The student has {teacher['params'] / student['params']:.0f}x fewer parameters than the teacher and runs "
         f"{student['examples_per_s'] / teacher['examples_per_s']:.0f}x faster, at "
@@ -199,4 +298,4 @@ def verdict(results: dict, n_seeds: int) -> str:
         "the teacher and the transfer set are one draw each, so the spread understates the full variance, and "
         "the per-seed tests share one test set, so they are not independent replications."
     )
-    return " ".join([finding, fasttext, size, caveats])
+    return " ".join([finding, baseline, size, caveats])

@@ -68,6 +68,15 @@ def tokenize(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int
     return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
 
 
+def frame_ids(tokenizer: Any) -> list[int]:
+    """Ids of the special tokens a tokenizer puts around every text ([CLS], [SEP], <s>, padding).
+
+    [UNK] and [MASK] stand for words, so they are not among them.
+    """
+    words = {tokenizer.unk_token_id, tokenizer.mask_token_id}
+    return sorted(set(tokenizer.all_special_ids) - words)
+
+
 def fine_tune(
     model: torch.nn.Module,
     tokenizer: Any,

@@ -1,10 +1,10 @@
 """Stages teacher_logits and transfer_logits: score texts with the teacher once; DVC caches the result.
 
-    python stages/teacher_logits.py train test   # the teacher_logits stage
-    python stages/teacher_logits.py transfer     # the transfer_logits stage (data/augmented)
+    python stages/teacher_logits.py train dev test   # the teacher_logits stage
+    python stages/teacher_logits.py transfer         # the transfer_logits stage (data/augmented)
 
 Writes data/logits/<split>.parquet: id, logit_0 .. logit_{C-1} (float32), teacher_pred.
-Two stages rather than one, so a new transfer set does not re-score train and test.
+Two stages rather than one, so a new transfer set does not re-score train, dev and test.
 """
 
 import sys
@@ -28,6 +28,7 @@ from teacher import is_main_process, load_classifier, predict_logits
 TEACHER, OUT = "data/teacher", "data/logits"
 INPUTS = {
     "train": "data/tokenized/train.parquet",
+    "dev": "data/tokenized/dev.parquet",
     "test": "data/tokenized/test.parquet",
     "transfer": "data/augmented/transfer.parquet",
 }

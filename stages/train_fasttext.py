@@ -1,8 +1,8 @@
-"""Stage train_fasttext: the real fastText (C++, via fasttext-wheel) as a baseline, same split and budget.
+"""Stage train_fasttext: the real fastText (C++) on the student's budget: same dim, epochs and lr.
 
-Trained on the prepared train texts with the student's dim and epochs and the top-level lr, one
-thread (so a seed gives one result), once per student seed. Writes data/fasttext/metrics.json with
-accuracy, training time and throughput: would plain fastText have done as well?
+Answers "would plain fastText, given what the student gets, have done as well?". One thread, so a
+seed gives one result; once per student seed. Writes data/fasttext/metrics.json. The best fastText
+we can find on dev is a stage of its own (tune_fasttext).
 """
 
 import tempfile
@@ -11,63 +11,38 @@ from pathlib import Path
 
 import numpy as np
 
-from common import load_params, read_parquet, run_stage, staged_outputs, write_json
-from student import Settings
+from baselines import FastTextData, fasttext_params, fasttext_predict, train_fasttext
+from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json
+from report import accuracy_summary, examples_per_second
 
 OUT = "data/fasttext"
 
 
-def fasttext_text(text: str) -> str:
-    """fastText reads one example per line and splits on whitespace; lowercase like the teacher's vocab."""
-    return " ".join(text.lower().split())
-
-
 def main() -> None:
-    import fasttext
-
-    settings = Settings.from_params(load_params())
-    train = read_parquet("data/prepared/train.parquet")
-    test = read_parquet("data/prepared/test.parquet")
-    test_texts = [fasttext_text(text) for text in test["text"].to_pylist()]
-    test_labels = test["label"].to_numpy()
-    accuracies, train_seconds, speeds = [], [], []
+    params = load_params()
+    lr, seed = positive(params, "lr"), int(param(params, "seed"))
+    dim, epochs = positive(params, "student.dim", int), positive(params, "student.epochs", int)
+    seeds = [seed + i for i in range(positive(params, "student.n_seeds", int))]
+    train, test = (read_parquet(f"data/prepared/{split}.parquet") for split in ("train", "test"))
+    test_texts, test_labels = test["text"].to_pylist(), test["label"].to_numpy()
+    accuracies, train_seconds = {}, []
     with tempfile.TemporaryDirectory() as scratch:
-        train_file = Path(scratch) / "train.txt"
-        lines = [
-            f"__label__{label} {fasttext_text(text)}"
-            for text, label in zip(train["text"].to_pylist(), train["label"].to_pylist(), strict=True)
-        ]
-        train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        for seed in settings.seeds():
+        data = FastTextData(train["text"].to_pylist(), train["label"].to_numpy(), Path(scratch))
+        for s in seeds:
             start = time.perf_counter()
-            model = fasttext.train_supervised(
-                input=str(train_file),
-                dim=settings.dim,
-                epoch=settings.epochs,
-                lr=settings.lr,
-                minCount=1,
-                wordNgrams=1,
-                thread=1,
-                seed=seed,
-                verbose=0,
-            )
+            model = train_fasttext(data, dim=dim, epochs=epochs, lr=lr, word_ngrams=1, seed=s)
             train_seconds.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            predicted, _ = model.predict(test_texts)
-            speeds.append(len(test_texts) / (time.perf_counter() - start))
-            predictions = np.array([int(labels[0].removeprefix("__label__")) for labels in predicted])
-            accuracies.append(float(np.mean(predictions == test_labels)))
-            print(f"train_fasttext: seed {seed}: accuracy {accuracies[-1]:.4f}, trained in {train_seconds[-1]:.2f} s")
-        params = model.get_input_matrix().size + model.get_output_matrix().size
+            accuracies[s] = float(np.mean(fasttext_predict(model, test_texts) == test_labels))
+            print(f"train_fasttext: seed {s}: test accuracy {accuracies[s]:.4f}, trained in {train_seconds[-1]:.2f} s")
+    speed = examples_per_second(lambda: fasttext_predict(model, test_texts), len(test_texts))
     with staged_outputs(OUT) as out:
         write_json(
-            {
-                "accuracy": round(float(np.mean(accuracies)), 6),
-                "accuracy_sd": round(float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0, 6),
-                "accuracy_per_seed": {str(s): round(a, 6) for s, a in zip(settings.seeds(), accuracies, strict=True)},
-                "params": int(params),
+            accuracy_summary(accuracies)
+            | {
+                "params": fasttext_params(model),
+                "settings": {"dim": dim, "epochs": epochs, "lr": lr, "word_ngrams": 1},
                 "train_seconds": round(float(np.mean(train_seconds)), 3),
-                "examples_per_s": round(float(np.mean(speeds)), 1),
+                "examples_per_s": round(speed, 1),
             },
             out / "metrics.json",
         )

@@ -89,6 +89,10 @@ TINY_PARAMS = {
     },
     "augment": {"n_iter": 2},
     "student": {"dim": 16, "epochs": 3, "n_seeds": 2},
+    "baselines": {
+        "fasttext_grid": {"lr": [0.5, 1.0], "epochs": [5], "word_ngrams": [1, 2], "dim": [16]},
+        "sklearn_grid": {"features": ["tfidf", "nb"], "ngrams": [2], "C": [1.0]},
+    },
     "compare": {"speed_examples": 16},
 }
 
@@ -150,7 +154,8 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
 
 TEACHER_SIDE = ["prepare", "tokenize", "train_teacher", "teacher_logits", "augment", "transfer_logits"]
 STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare"]
-STAGES = TEACHER_SIDE + STUDENT_SIDE
+TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
+STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES
 
 
 def ran_stages(output: str) -> list[str]:

@@ -58,32 +58,43 @@ def test_numeric_labels_sort_by_value_not_as_text() -> None:
     assert clean(frame, ["t"], "y", "f").label_names == ["1", "2", "10"]
 
 
-def test_balance_follows_seed_000_rule_and_split_is_stratified() -> None:
+def test_balance_follows_seed_000_rule_and_splits_are_stratified() -> None:
     labels = np.array([0] * 100 + [1] * 40 + [2] * 70)
-    train, test = balance_and_split(labels, 3, max_examples=90, balance=True, test_fraction=0.2, seed=1)
-    assert len(np.intersect1d(train, test)) == 0
-    for c in range(3):  # min(90 // 3, 40) = 30 per class, 6 of them in test
-        assert np.sum(labels[train] == c) == 24 and np.sum(labels[test] == c) == 6
+    train, dev, test = balance_and_split(
+        labels, 3, max_examples=90, balance=True, test_fraction=0.2, dev_fraction=0.25, seed=1
+    )
+    for c in range(3):  # min(90 // 3, 40) = 30 per class: 6 to test, a quarter of the other 24 to dev
+        assert np.sum(labels[test] == c) == 6 and np.sum(labels[dev] == c) == 6 and np.sum(labels[train] == c) == 18
+
+
+def test_train_dev_and_test_never_share_a_row() -> None:
+    labels = np.array([0] * 500 + [1] * 300)
+    train, dev, test = balance_and_split(labels, 2, None, False, 0.2, 0.1, seed=5)
+    assert len(train) + len(dev) + len(test) == 800
+    assert len(set(train) | set(dev) | set(test)) == 800
+    assert (len(test), len(dev)) == (160, 64)
+    for rows in (train, dev, test):  # stratified: each split keeps the 5:3 class ratio
+        assert abs(np.mean(labels[rows] == 0) - 0.625) < 0.01
 
 
 def test_without_balance_max_examples_caps_the_total() -> None:
     labels = np.array([0] * 100 + [1] * 40)
-    train, test = balance_and_split(labels, 2, max_examples=50, balance=False, test_fraction=0.2, seed=0)
-    assert len(train) + len(test) == 50
+    splits = balance_and_split(labels, 2, max_examples=50, balance=False, test_fraction=0.2, dev_fraction=0.1, seed=0)
+    assert sum(len(rows) for rows in splits) == 50
 
 
 def test_split_is_deterministic_for_a_seed_and_changes_with_it() -> None:
     labels = np.array([0, 1] * 50)
-    first = balance_and_split(labels, 2, None, True, 0.2, seed=3)
-    again = balance_and_split(labels, 2, None, True, 0.2, seed=3)
-    other = balance_and_split(labels, 2, None, True, 0.2, seed=4)
+    first = balance_and_split(labels, 2, None, True, 0.2, 0.1, seed=3)
+    again = balance_and_split(labels, 2, None, True, 0.2, 0.1, seed=3)
+    other = balance_and_split(labels, 2, None, True, 0.2, 0.1, seed=4)
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], other[0])
 
 
 def test_too_few_examples_to_split_is_an_error() -> None:
-    with pytest.raises(DistilleryError, match="data.max_examples"):
-        balance_and_split(np.array([0, 1]), 2, None, True, 0.2, seed=0)
+    with pytest.raises(DistilleryError, match="data.dev_fraction"):
+        balance_and_split(np.array([0, 1, 0, 1]), 2, None, True, 0.5, 0.1, seed=0)
 
 
 def test_example_ids_depend_on_content_only() -> None:

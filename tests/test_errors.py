@@ -11,7 +11,7 @@ from conftest import run, tiny_reviews, update_params
 
 
 def fails_cleanly(project: Path, script: str, *expected: str) -> str:
-    result = run(["python", f"stages/{script}"], project, check=False)
+    result = run(["python", *f"stages/{script}".split()], project, check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     message = result.stderr.strip().splitlines()[-1]
@@ -33,6 +33,7 @@ def fails_cleanly(project: Path, script: str, *expected: str) -> str:
         ({"test_fraction": 1.5}, ["data.test_fraction", "(0, 1)"]),
         ({"test_fraction": 0}, ["data.test_fraction"]),
         ({"balance": "yes"}, ["data.balance"]),
+        ({"dev_fraction": 0}, ["data.dev_fraction", "(0, 1)"]),
     ],
 )
 def test_prepare_rejects_bad_data_params(project: Path, changes: dict, expected: list[str]) -> None:
@@ -67,11 +68,20 @@ def test_a_teacher_path_that_does_not_exist(project: Path) -> None:
 @pytest.mark.parametrize(
     ("script", "changes", "expected"),
     [
-        ("train_student.py", {"lr": 0}, ["'lr'", "> 0"]),
-        ("train_autodidact.py", {"lr": -0.5}, ["'lr'", "> 0"]),
-        ("train_student.py", {"student": {"loss": "cosine"}}, ["student.loss", "mse", "kl"]),
-        ("train_student.py", {"student": {"alpha": 2}}, ["student.alpha", "[0, 1]"]),
-        ("train_student.py", {"student": {"batch_size": 1.5}}, ["student.batch_size", "whole number"]),
+        ("train_bag.py student", {"lr": 0}, ["'lr'", "> 0"]),
+        ("train_bag.py autodidact", {"lr": -0.5}, ["'lr'", "> 0"]),
+        ("train_bag.py student", {"student": {"loss": "cosine"}}, ["student.loss", "mse", "kl"]),
+        ("train_bag.py student", {"student": {"alpha": 2}}, ["student.alpha", "[0, 1]"]),
+        ("train_bag.py student", {"student": {"batch_size": 1.5}}, ["student.batch_size", "whole number"]),
+        ("train_bag.py autodidact", {"student": {"recipe": "fast"}}, ["student.recipe", "seed000"]),
+        ("train_bag.py teacher", {}, ["ROLE", "student", "autodidact"]),
+        ("tune_sklearn.py", {"baselines": {"sklearn_grid": {"C": [1.0]}}}, ["baselines.sklearn_grid", "features"]),
+        ("tune_sklearn.py", {"baselines": {"sklearn_grid": {"features": ["svm"], "ngrams": 2, "C": 1}}}, ["svm"]),
+        (
+            "tune_fasttext.py",
+            {"baselines": {"fasttext_grid": {"lr": [], "epochs": 5, "word_ngrams": 1, "dim": 8}}},
+            ["baselines.fasttext_grid.lr", "empty"],
+        ),
         ("train_teacher.py", {"teacher": {"lr": -1}}, ["teacher.lr", "> 0"]),
         ("train_teacher.py", {"teacher": {"device": "tpu"}}, ["teacher.device"]),
         ("tokenize_texts.py", {"teacher": {"max_length": 0}}, ["teacher.max_length"]),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import STAGES, STUDENT_SIDE, TEACHER_SIDE, make_project, ran_stages, run
+from conftest import STAGES, STUDENT_SIDE, TEACHER_SIDE, TUNED_BASELINES, make_project, ran_stages, run
 
 
 def skipped_unchanged(output: str) -> list[str]:
@@ -25,7 +25,7 @@ def skipped_unchanged(output: str) -> list[str]:
 def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "lr=0.5"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(STUDENT_SIDE)
-    assert sorted(skipped_unchanged(output)) == sorted(TEACHER_SIDE)
+    assert sorted(skipped_unchanged(output)) == sorted(TEACHER_SIDE + TUNED_BASELINES)
 
 
 def test_a_student_only_param_leaves_the_autodidact_alone(reproduced_copy: Path) -> None:
@@ -42,8 +42,15 @@ def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced
         "train_teacher",
         "transfer_logits",
     ]
-    # The autodidact and fastText never see the teacher, so they are not downstream of it.
-    assert sorted(skipped_unchanged(output)) == ["augment", "prepare", "tokenize", "train_autodidact", "train_fasttext"]
+    # The autodidact and the baselines never see the teacher, so they are not downstream of it.
+    assert sorted(skipped_unchanged(output)) == sorted(
+        ["augment", "prepare", "tokenize", "train_autodidact", "train_fasttext"] + TUNED_BASELINES
+    )
+
+
+def test_a_baseline_grid_reruns_only_that_baseline(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "baselines.sklearn_grid.C=[0.5,2.0]"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["compare", "tune_sklearn"]
 
 
 def test_an_augment_param_relabels_only_the_transfer_set(reproduced_copy: Path) -> None:
@@ -63,11 +70,16 @@ def lock_outs(project: Path) -> dict[str, str]:
     return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
 
 
+TIMED = ["data/compare/metrics.json", "data/fasttext", "data/fasttext_tuned", "data/sklearn"]
+
+
 def without_timings(metrics_path: Path) -> dict:
+    """A metrics file less its measured speeds (and the report text rendered from them)."""
     metrics = json.loads(metrics_path.read_text())
-    for row in metrics.values():
+    for row in metrics.values() if "accuracy" not in metrics else [metrics]:
         row.pop("examples_per_s", None)
         row.pop("train_seconds", None)
+        row.pop("note", None)
     return metrics
 
 
@@ -79,11 +91,12 @@ def test_two_runs_from_scratch_are_byte_identical(
     run(["dvc", "repro"], second)
     first_outs, second_outs = lock_outs(first), lock_outs(second)
     assert first_outs.keys() == second_outs.keys()
-    # Throughput is measured, so compare's metrics and report vary; everything else must not.
-    timed = {"data/compare/metrics.json", "data/compare/report.md", "data/fasttext/metrics.json"}
+    # Throughput and training time are measured, so those files and the report vary; nothing else may.
+    timed = set(TIMED) | {"data/compare/report.md"}
     differing = sorted(path for path in first_outs if first_outs[path] != second_outs[path] and path not in timed)
     assert differing == []
-    assert without_timings(first / "data/compare/metrics.json") == without_timings(second / "data/compare/metrics.json")
+    for path in ["data/compare/metrics.json", *(f"{folder}/metrics.json" for folder in TIMED[1:])]:
+        assert without_timings(first / path) == without_timings(second / path), path
 
 
 def test_run_cache_restores_every_stage_without_running_it(reproduced_copy: Path) -> None:
@@ -198,9 +211,52 @@ def test_queued_sweep_never_runs_the_teacher(reproduced_copy: Path) -> None:
     for exp in experiments:
         data = exp["data"]
         lrs.append(data["params"]["params.yaml"]["data"]["lr"])
-        metrics = data["metrics"]["data/compare/metrics.json"]["data"]
-        assert 0 <= metrics["student"]["accuracy"] <= 1
+        assert list(data["metrics"]) == ["data/compare/summary.json"]
+        assert 0 <= data["metrics"]["data/compare/summary.json"]["data"]["acc"]["student"] <= 1
         logs = run(["dvc", "queue", "logs", exp["name"]], reproduced_copy).stdout
         assert not set(ran_stages(logs)) & set(TEACHER_SIDE), logs
         assert "train_student" in ran_stages(logs)
     assert sorted(lrs) == [0.1, 0.5, 1.0]
+
+
+def file_digests(project: Path, folders: list[str]) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(path.relative_to(project)): hashlib.md5(path.read_bytes()).hexdigest()
+        for folder in folders
+        for path in sorted((project / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_shuffled_test_labels_change_no_model_and_no_choice(reproduced_copy: Path) -> None:
+    """Test labels may be scored but never used to choose: shuffle them, and only test metrics move."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    project = reproduced_copy
+    # Everything trained or chosen: models, teacher outputs, the bag models' kept epochs and dev scores.
+    trained = ["data/teacher", "data/augmented", "data/student/models", "data/autodidact/models"]
+    chosen_files = ["data/logits/train.parquet", "data/logits/dev.parquet", "data/logits/transfer.parquet"]
+    chosen_files += ["data/student/metrics.json", "data/autodidact/metrics.json"]
+    before = file_digests(project, trained) | {path: (project / path).read_bytes() for path in chosen_files}
+    tuned = {folder: json.loads((project / folder / "metrics.json").read_text()) for folder in TIMED[2:]}
+    summary_before = (project / "data/compare/summary.json").read_text()
+
+    path = project / "data/prepared/test.parquet"
+    test = pq.read_table(path)
+    shuffled = np.random.default_rng(0).permutation(test["label"].to_numpy())
+    assert (shuffled != test["label"].to_numpy()).sum() > 10
+    pq.write_table(test.set_column(2, "label", pa.array(shuffled, pa.int64())), path)
+    run(["dvc", "commit", "-f", "prepare"], project)
+    output = run(["dvc", "repro"], project).stdout
+    assert "tokenize" in ran_stages(output) and "compare" in ran_stages(output)
+
+    after = file_digests(project, trained) | {path: (project / path).read_bytes() for path in chosen_files}
+    assert before == after
+    for folder, metrics in tuned.items():
+        now = json.loads((project / folder / "metrics.json").read_text())
+        assert now["chosen"] == metrics["chosen"] and now["trials"] == metrics["trials"], folder
+    assert (project / "data/compare/summary.json").read_text() != summary_before  # only test metrics moved

@@ -23,19 +23,24 @@ def test_every_stage_runs_in_dag_order(built: tuple[Path, str]) -> None:
     assert ran.index("prepare") < ran.index("tokenize") < ran.index("train_teacher") < ran.index("teacher_logits")
     assert ran.index("augment") < ran.index("transfer_logits") < ran.index("train_student") < ran.index("compare")
     assert ran.index("teacher_logits") < ran.index("train_student")
-    assert ran.index("train_autodidact") < ran.index("compare") and ran.index("train_fasttext") < ran.index("compare")
+    for baseline in ("train_autodidact", "train_fasttext", "tune_fasttext", "tune_sklearn"):
+        assert ran.index(baseline) < ran.index("compare")
 
 
 def test_prepared_splits_are_balanced_with_stable_ids(built: tuple[Path, str]) -> None:
     project, _ = built
-    train = pq.read_table(project / "data/prepared/train.parquet")
-    test = pq.read_table(project / "data/prepared/test.parquet")
-    assert train.column_names == ["id", "text", "label"]
-    assert str(train.schema.field("label").type) == "int64"
-    assert (train.num_rows, test.num_rows) == (192, 48)
-    assert sorted(test["label"].to_pylist()).count(0) == 24
-    ids = train["id"].to_pylist() + test["id"].to_pylist()
-    assert len(set(ids)) == len(ids)
+    splits = {name: pq.read_table(project / f"data/prepared/{name}.parquet") for name in ("train", "dev", "test")}
+    for table in splits.values():
+        assert table.column_names == ["id", "text", "label"]
+        assert str(table.schema.field("label").type) == "int64"
+    # 240 balanced rows: 48 to test, a tenth of the remaining 192 (10 per class, rounded) to dev.
+    assert {name: table.num_rows for name, table in splits.items()} == {"train": 172, "dev": 20, "test": 48}
+    assert sorted(splits["test"]["label"].to_pylist()).count(0) == 24
+    assert sorted(splits["dev"]["label"].to_pylist()).count(0) == 10
+    ids = [i for table in splits.values() for i in table["id"].to_pylist()]
+    assert len(set(ids)) == len(ids) == 240
+    stats = json.loads((project / "data/prepared/stats.json").read_text())
+    assert (stats["train"], stats["dev"], stats["test"]) == (172, 20, 48)
     labels = json.loads((project / "data/prepared/labels.json").read_text())
     assert labels["labels"] == ["neg", "pos"]
 
@@ -62,7 +67,7 @@ def test_teacher_reloads_with_transformers(built: tuple[Path, str]) -> None:
 
 def test_logits_have_one_column_per_class(built: tuple[Path, str]) -> None:
     project, _ = built
-    for split, rows in (("train", 192), ("test", 48)):
+    for split, rows in (("train", 172), ("dev", 20), ("test", 48)):
         logits = pq.read_table(project / f"data/logits/{split}.parquet")
         assert logits.column_names == ["id", "logit_0", "logit_1", "teacher_pred"]
         assert logits.num_rows == rows
@@ -75,63 +80,87 @@ def test_transfer_set_is_new_tokenized_text_labelled_by_the_teacher(built: tuple
     project, _ = built
     transfer = pq.read_table(project / "data/augmented/transfer.parquet")
     assert transfer.column_names == ["id", "text", "input_ids"]
-    assert 192 < transfer.num_rows <= 2 * 192
+    assert 172 < transfer.num_rows <= 2 * 172
     texts = transfer["text"].to_pylist()
     assert len(set(texts)) == len(texts)
-    assert not set(texts) & set(pq.read_table(project / "data/prepared/train.parquet")["text"].to_pylist())
+    for split in ("train", "dev", "test"):
+        assert not set(texts) & set(pq.read_table(project / f"data/prepared/{split}.parquet")["text"].to_pylist())
     assert any("[MASK]" in text for text in texts)
     logits = pq.read_table(project / "data/logits/transfer.parquet")
     assert logits["id"].to_pylist() == transfer["id"].to_pylist()
     assert logits.column_names == ["id", "logit_0", "logit_1", "teacher_pred"]
 
 
-def test_students_write_model_history_and_metrics(built: tuple[Path, str]) -> None:
+def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, str]) -> None:
     from student import load_student
 
     project, _ = built
-    for role, examples in (("student", 192 + transfer_rows(project)), ("autodidact", 192)):
+    vocab = json.loads((project / "data/tokenized/vocab.json").read_text())
+    assert vocab["frame_ids"] == [0, 2, 3]  # [PAD], [CLS], [SEP]: not [UNK] or [MASK], which stand for words
+    for role, examples in (("student", 172 + transfer_rows(project)), ("autodidact", 172)):
         history = (project / f"data/{role}/history.csv").read_text().splitlines()
-        assert history[0] == "epoch,train_loss,train_acc,test_loss,test_acc"
+        assert history[0] == "epoch,train_loss,train_acc,dev_loss,dev_acc,test_loss,test_acc"
         assert len(history) == 1 + 3
         metrics = json.loads((project / f"data/{role}/metrics.json").read_text())
-        assert 0.0 <= metrics["accuracy"] <= 1.0
-        assert set(metrics["accuracy_per_seed"]) == {"7", "8"}
         assert metrics["train_examples"] == examples
+        assert set(metrics["best_epoch_per_seed"]) == {"7", "8"}
+        assert all(1 <= epoch <= 3 for epoch in metrics["best_epoch_per_seed"].values())
         models = sorted(p.name for p in (project / f"data/{role}/models").iterdir())
         assert models == ["seed_7.safetensors", "seed_8.safetensors"]
         model = load_student(project / f"data/{role}/models/seed_7.safetensors")
         assert metrics["params"] == sum(p.numel() for p in model.parameters())
+        assert model.skip_ids == (0, 2, 3)  # the default recipe leaves the frame tokens out of the bag
 
 
 def transfer_rows(project: Path) -> int:
     return pq.read_table(project / "data/augmented/transfer.parquet").num_rows
 
 
+def test_tuned_baselines_record_their_dev_trials(built: tuple[Path, str]) -> None:
+    project, _ = built
+    fasttext = json.loads((project / "data/fasttext_tuned/metrics.json").read_text())
+    assert len(fasttext["trials"]) == 4  # the tiny grid: lr 0.5, 1.0 x word n-grams 1, 2
+    assert fasttext["dev_accuracy"] == max(trial["dev_accuracy"] for trial in fasttext["trials"])
+    assert fasttext["chosen"].keys() == {"lr", "epochs", "word_ngrams", "dim"}
+    assert set(fasttext["accuracy_per_seed"]) == {"7", "8"}
+    sklearn = json.loads((project / "data/sklearn/metrics.json").read_text())
+    assert [trial["features"] for trial in sklearn["trials"]] == ["tfidf", "nb"]
+    assert sklearn["chosen"].keys() == {"features", "ngrams", "C"} and 0 <= sklearn["accuracy"] <= 1
+
+
 def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path, str]) -> None:
     project, _ = built
     metrics = json.loads((project / "data/compare/metrics.json").read_text())
-    for name in ("teacher", "student", "autodidact", "fasttext"):
-        assert {"accuracy", "params", "examples_per_s"} <= metrics[name].keys()
-    for name in ("student", "autodidact", "fasttext"):
+    for name in ("teacher", "student", "autodidact", "fasttext", "fasttext_tuned", "sklearn"):
+        assert {"accuracy", "params", "examples_per_s"} <= metrics[name].keys(), name
+    for name in ("student", "autodidact", "fasttext", "fasttext_tuned"):
         assert {"accuracy_sd", "accuracy_per_seed"} <= metrics[name].keys()
-    assert metrics["fasttext"]["train_seconds"] > 0
     versus = metrics["student_vs_autodidact"]
-    assert {"delta", "mcnemar_p", "mcnemar_p_per_seed", "student_epochs_to_autodidact_final"} <= versus.keys()
+    assert {"delta", "delta_ci95", "mcnemar_p", "mcnemar_p_per_seed", "student_epochs_to_autodidact_final"} <= (
+        versus.keys()
+    )
+    low, high = versus["delta_ci95"]
+    assert low <= versus["delta"] <= high
     assert set(versus["mcnemar_p_per_seed"]) == {"7", "8"}
     assert metrics["teacher"]["accuracy"] > 0.9, "the tiny teacher should learn the tiny task"
     assert metrics["student"]["params"] < metrics["teacher"]["params"]
     report = (project / "data/compare/report.md").read_text()
-    assert "McNemar" in report and "| student (kl" in report and "| fastText C++" in report
-    assert "## Verdict" in report
+    for row in ("| bag student (distilled)", "| fastText C++, the student's budget", "| fastText C++, tuned on dev"):
+        assert row in report
+    assert "## Chosen on dev" in report and "## Verdict" in report and "bootstrap 95% interval" in report
     assert (project / "data/compare/learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_dvc_metrics_and_plots_commands_see_the_outputs(built: tuple[Path, str]) -> None:
+def test_the_headline_metrics_are_one_compact_file(built: tuple[Path, str]) -> None:
     project, _ = built
-    shown = run(["dvc", "metrics", "show"], project).stdout
-    assert "data/compare/metrics.json" in shown and "student.accuracy" in shown
+    summary = json.loads((project / "data/compare/summary.json").read_text())
+    assert summary.keys() == {"acc", "delta", "ci_low", "p_max"}
+    assert summary["acc"].keys() == {"teacher", "student", "autodidact", "fasttext", "ft_tuned", "sklearn"}
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    files = [path for revision in shown.values() for path in revision["data"]]
+    assert files == ["data/compare/summary.json"]
     rendered = run(["dvc", "plots", "show", "--json"], project).stdout
-    assert "test_accuracy" in rendered
+    assert "accuracy_per_epoch" in rendered
 
 
 def test_second_repro_runs_nothing(built: tuple[Path, str]) -> None:

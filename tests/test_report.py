@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report import examples_per_second, markdown_table, mcnemar_p, plot_learning_curves
+from report import (
+    examples_per_second,
+    markdown_table,
+    mcnemar_p,
+    p_value,
+    paired_bootstrap_ci,
+    plot_learning_curves,
+    rounded,
+)
 
 
 def test_mcnemar_exact_for_few_discordant_pairs() -> None:
@@ -46,7 +54,36 @@ def test_markdown_table() -> None:
 
 
 def test_learning_curve_png_is_byte_stable(tmp_path: Path) -> None:
-    history = pd.DataFrame({"epoch": [1, 2], "test_acc": [0.5, 0.7]})
+    history = pd.DataFrame({"epoch": [1, 2], "dev_acc": [0.6, 0.7], "test_acc": [0.5, 0.7]})
     plot_learning_curves({"student": history}, 0.9, tmp_path / "a.png")
     plot_learning_curves({"student": history}, 0.9, tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_bootstrap_interval_of_identical_and_opposite_predictions() -> None:
+    truth = np.array([0, 1] * 50)
+    assert paired_bootstrap_ci(truth, [truth], [truth]) == (0.0, 0.0)
+    assert paired_bootstrap_ci(truth, [truth], [1 - truth]) == (1.0, 1.0)
+
+
+def test_bootstrap_interval_matches_the_normal_approximation() -> None:
+    # The student is right and the twin wrong on half the examples, equal on the rest: mean delta 0.5,
+    # standard error sqrt(0.25 / n), so the 95% interval is 0.5 +- 1.96 * 0.0158 for n = 1000.
+    truth = np.zeros(1000, dtype=int)
+    student, twin = np.zeros(1000, dtype=int), np.zeros(1000, dtype=int)
+    twin[::2] = 1
+    low, high = paired_bootstrap_ci(truth, [student], [twin])
+    half_width = 1.96 * np.sqrt(0.25 / 1000)
+    assert low == pytest.approx(0.5 - half_width, abs=0.004) and high == pytest.approx(0.5 + half_width, abs=0.004)
+
+
+def test_bootstrap_pools_seeds_per_example() -> None:
+    truth = np.zeros(400, dtype=int)
+    right, wrong = np.zeros(400, dtype=int), np.ones(400, dtype=int)
+    # One seed gains everywhere, the other loses everywhere: the pooled delta is exactly 0.
+    assert paired_bootstrap_ci(truth, [right, wrong], [wrong, right]) == (0.0, 0.0)
+
+
+def test_small_p_values_keep_their_digits() -> None:
+    assert p_value(4e-7) == "4.00e-07" and p_value(0.0312) == "0.031"
+    assert rounded({"p": [4.123456789e-7, 0.5]}) == {"p": [4.12346e-7, 0.5]}

@@ -1,8 +1,7 @@
-"""The student model, its losses and gradients, and the shared training loop, on tiny arrays."""
+"""The bag student: its model, the compiled SGD kernel against torch autograd, and the training loop."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -11,122 +10,115 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bag_kernel import LOSS_KINDS, sgd_epoch
 from student import (
+    RECIPES,
     BagOfEmbeddings,
+    Loss,
     Packed,
     Settings,
-    cross_entropy_loss,
-    distillation_loss,
+    Split,
     evaluate,
     load_student,
-    numpy_views,
     save_student,
-    sgd_step,
     train,
 )
 
 
-def packed(rows: list[list[int]]) -> Packed:
-    return Packed(pa.chunked_array([pa.array(rows, pa.list_(pa.int32()))]))
+def packed(rows: list[list[int]], skip_ids: tuple[int, ...] = ()) -> Packed:
+    return Packed(pa.chunked_array([pa.array(rows, pa.list_(pa.int32()))]), skip_ids)
 
 
-def test_init_follows_seed_000() -> None:
-    model = BagOfEmbeddings(vocab_size=100, dim=50, num_classes=3)
-    weights = model.embedding.weight
-    assert weights.min() >= 0 and weights.max() < 1 / 50
-    assert torch.count_nonzero(model.output.weight) == 0
+def test_recipes_initialise_as_their_sources_do() -> None:
+    seed000 = BagOfEmbeddings(vocab_size=1000, dim=50, num_classes=3, init=RECIPES["seed000"].init)
+    assert seed000.embedding.weight.min() >= 0 and seed000.embedding.weight.max() < 1 / 50
+    fasttext = BagOfEmbeddings(vocab_size=1000, dim=50, num_classes=3, init=RECIPES["fasttext"].init)
+    assert fasttext.embedding.weight.min() < -0.9 / 50 and fasttext.embedding.weight.max() > 0.9 / 50
+    for model in (seed000, fasttext):
+        assert torch.count_nonzero(model.output.weight) == 0
 
 
-def test_mean_is_over_real_tokens_only() -> None:
-    model = BagOfEmbeddings(vocab_size=10, dim=4, num_classes=2)
-    data = packed([[1, 2, 3], [4]])
+def test_mean_is_over_kept_tokens_only() -> None:
+    model = BagOfEmbeddings(vocab_size=10, dim=4, num_classes=2, skip_ids=(0, 9))
+    data = model.pack(pa.chunked_array([pa.array([[0, 1, 2, 3, 9], [0, 4, 9]], pa.list_(pa.int32()))]))
+    assert data.flat.tolist() == [1, 2, 3, 4] and data.starts.tolist() == [0, 3, 4]
     bags = model.embedding(*data.batch(np.array([0, 1])))
     assert torch.allclose(bags[0], model.embedding.weight[[1, 2, 3]].mean(0))
     assert torch.allclose(bags[1], model.embedding.weight[4])
-    ids, lengths = data.bags(np.array([0]))
-    assert ids.tolist() == [1, 2, 3] and lengths.tolist() == [3]
 
 
-def test_mse_loss_known_value() -> None:
-    value, _ = distillation_loss("mse", 1.0, 0.0)(np.array([[1.0, 2.0]]), np.array([[0.0, 4.0]]), np.array([1]))
-    assert value == pytest.approx((1 + 4) / 2)
-
-
-def test_kl_loss_known_value_and_temperature_scaling() -> None:
-    student, teacher, labels = np.array([[0.0, 0.0]]), np.array([[math.log(3.0), 0.0]]), np.array([0])
-    # softmax(teacher / 1) = (3/4, 1/4); KL to uniform = 3/4 ln(3/2) + 1/4 ln(1/2)
-    expected = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
-    assert distillation_loss("kl", 1.0, 0.0)(student, teacher, labels)[0] == pytest.approx(expected)
-    # At T = 2 the teacher softens to softmax(ln3 / 2, 0), and the KL is scaled by T^2 = 4.
-    p = 1 / (1 + 3**-0.5)
-    expected_t2 = 4 * (p * math.log(2 * p) + (1 - p) * math.log(2 * (1 - p)))
-    assert distillation_loss("kl", 2.0, 0.0)(student, teacher, labels)[0] == pytest.approx(expected_t2)
-
-
-def reference_loss(kind: str, temperature: float, alpha: float, logits, teacher, labels) -> torch.Tensor:
-    """The same losses written with torch's own functions, for checking values and gradients."""
-    if kind == "mse":
+def reference_loss(loss: Loss, logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The losses written with torch's own functions."""
+    labelled = labels >= 0
+    hard = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else logits.sum() * 0
+    if loss.kind == "ce":
+        return hard
+    if loss.kind == "mse":
         soft = F.mse_loss(logits, teacher)
     else:
-        soft = temperature**2 * F.kl_div(
-            F.log_softmax(logits / temperature, -1),
-            F.log_softmax(teacher / temperature, -1),
-            log_target=True,
-            reduction="batchmean",
+        T = loss.temperature
+        soft = T**2 * F.kl_div(
+            F.log_softmax(logits / T, -1), F.log_softmax(teacher / T, -1), log_target=True, reduction="batchmean"
         )
-    labelled = labels >= 0
-    hard = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else torch.tensor(0.0)
-    return (1 - alpha) * soft + alpha * hard
+    return (1 - loss.alpha) * soft + loss.alpha * hard
+
+
+def reference_epoch(model, data, order, batch_size, targets, labels, loss, lr_first, lr_last, clip) -> None:
+    """The same epoch as bag_kernel.sgd_epoch, with autograd, clip_grad_norm_ and a plain SGD update."""
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    for b, rows in enumerate(batches):
+        lr = lr_first + (lr_last - lr_first) * b / max(len(batches) - 1, 1)
+        model.zero_grad()
+        logits = model(*data.batch(rows))
+        reference_loss(loss, logits, torch.tensor(targets[rows]), torch.tensor(labels[rows])).backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_([model.embedding.weight], clip)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter -= lr * parameter.grad
 
 
 @pytest.mark.parametrize(
-    ("kind", "temperature", "alpha"),
-    [("mse", 1, 0), ("kl", 1, 0), ("kl", 3, 0), ("kl", 2, 0.3), ("mse", 1, 0.5), ("kl", 2, 1.0)],
+    ("loss", "batch_size", "clip", "lr_last"),
+    [
+        (Loss("kl", 2.0, 0.0), 1, 1.0, 0.5),  # seed 000's step schedule: constant within an epoch
+        (Loss("kl", 2.0, 0.3), 1, 0.0, 0.0),  # fastText's linear decay, no clipping
+        (Loss("mse", 1.0, 0.5), 3, 0.05, 0.2),  # a clip that bites on every step
+        (Loss("ce"), 4, 0.0, 0.1),
+        (Loss("kl", 3.0, 1.0), 2, 1.0, 0.5),
+    ],
 )
-def test_values_and_gradients_match_torch_autograd(kind: str, temperature: float, alpha: float) -> None:
+def test_kernel_matches_torch_autograd_over_100_steps(loss: Loss, batch_size: int, clip: float, lr_last: float) -> None:
     rng = np.random.default_rng(0)
-    logits, teacher = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)) * 3
-    labels = np.array([0, 2, -1, 1, -1])  # -1: transfer-set rows without a label
-    value, grad = distillation_loss(kind, temperature, alpha)(logits, teacher, labels)
-    torch_logits = torch.tensor(logits, requires_grad=True)
-    expected = reference_loss(kind, temperature, alpha, torch_logits, torch.tensor(teacher), torch.tensor(labels))
-    expected.backward()
-    assert value == pytest.approx(expected.item())
-    np.testing.assert_allclose(grad, torch_logits.grad.numpy(), rtol=1e-6, atol=1e-9)
-
-
-def test_cross_entropy_ignores_unlabelled_rows() -> None:
-    logits = np.array([[2.0, 0.0], [0.0, 1.0]])
-    value, grad = cross_entropy_loss(logits, logits, np.array([0, -1]))
-    assert value == pytest.approx(F.cross_entropy(torch.tensor(logits[:1]), torch.tensor([0])).item())
-    assert grad[1].tolist() == [0.0, 0.0]
-    assert cross_entropy_loss(logits, logits, np.array([-1, -1]))[0] == 0.0
-
-
-@pytest.mark.parametrize(("clip", "rows"), [(100.0, [0, 1, 2]), (0.01, [0, 1, 2]), (100.0, [0]), (0.01, [0])])
-def test_sgd_step_matches_autograd_with_clipped_embedding_gradient(clip: float, rows: list[int]) -> None:
+    rows = [rng.integers(0, 30, rng.integers(1, 7)).tolist() for _ in range(100 * batch_size)]
+    rows[3] = []  # an empty bag (a text of special tokens only) contributes no embedding gradient
+    data = packed(rows)
+    targets = rng.normal(size=(len(rows), 3)) * 3
+    labels = rng.integers(0, 3, len(rows))
+    labels[::3] = -1  # transfer-set rows: no label
     torch.manual_seed(0)
-    model = BagOfEmbeddings(12, 4, 3)
-    torch.nn.init.normal_(model.output.weight)
-    reference = BagOfEmbeddings(12, 4, 3)
+    model = BagOfEmbeddings(30, 8, 3)
+    torch.nn.init.normal_(model.output.weight, std=0.5)
+    reference = BagOfEmbeddings(30, 8, 3)
     reference.load_state_dict(model.state_dict())
-    data = packed([[1, 2, 2, 5], [3], [5, 7]])  # token 2 twice, token 5 in two bags
-    rows = np.array(rows)
-    all_teacher, all_labels = np.random.default_rng(1).normal(size=(3, 3)), np.array([0, 2, 1])
-    teacher, labels = all_teacher[rows], all_labels[rows]
-    loss_fn = distillation_loss("kl", 2.0, 0.5)
+    order = rng.permutation(len(rows))
 
-    sgd_step(numpy_views(model), data, rows, all_teacher, all_labels, loss_fn, lr=0.1, grad_clip=clip)
-
-    logits = reference(*data.batch(rows))
-    reference_loss("kl", 2.0, 0.5, logits, torch.tensor(teacher, dtype=torch.float32), torch.tensor(labels)).backward()
-    with torch.no_grad():
-        grad = reference.embedding.weight.grad
-        grad *= min(1.0, clip / grad.norm().item())
-        for parameter in reference.parameters():
-            parameter -= 0.1 * parameter.grad
+    embedding, weight, bias = (p.detach().numpy() for p in model.parameters())
+    sgd_epoch(
+        embedding, weight, bias, data.flat, data.starts, order, batch_size, targets, labels,
+        LOSS_KINDS[loss.kind], loss.temperature, loss.alpha, 0.5, lr_last, clip,
+    )  # fmt: skip
+    reference_epoch(reference, data, order, batch_size, targets.astype(np.float32), labels, loss, 0.5, lr_last, clip)
     for name, tensor in reference.state_dict().items():
-        torch.testing.assert_close(model.state_dict()[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+        torch.testing.assert_close(model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
+    assert not torch.equal(model.embedding.weight, BagOfEmbeddings(30, 8, 3).embedding.weight)
+
+
+def test_learning_rate_schedules() -> None:
+    step = Settings(lr=0.8, seed=0, n_seeds=1, dim=4, epochs=4, batch_size=1, recipe=RECIPES["seed000"])
+    assert [step.lr_range(e) for e in (1, 2, 3)] == [(0.8, 0.8), (0.4, 0.4), (0.2, 0.2)]
+    linear = Settings(lr=0.8, seed=0, n_seeds=1, dim=4, epochs=4, batch_size=1, recipe=RECIPES["fasttext"])
+    assert [linear.lr_range(e) for e in (1, 4)] == [(0.8, pytest.approx(0.6)), (pytest.approx(0.2), 0.0)]
 
 
 def _toy_task(n: int = 200) -> tuple[Packed, np.ndarray]:
@@ -136,21 +128,50 @@ def _toy_task(n: int = 200) -> tuple[Packed, np.ndarray]:
     return packed(rows), labels
 
 
-SETTINGS = Settings(lr=0.5, seed=0, n_seeds=1, dim=8, epochs=3, batch_size=1, grad_clip=1.0, lr_decay=0.5)
+def toy_settings(recipe: str = "fasttext", **changes) -> Settings:
+    return Settings(**{"lr": 0.5, "seed": 0, "n_seeds": 1, "dim": 8, "epochs": 3, "batch_size": 1} | changes,
+                    recipe=RECIPES[recipe])  # fmt: skip
 
 
-@pytest.mark.parametrize("batch_size", [1, 16])
-def test_training_learns_a_separable_toy_task(batch_size: int) -> None:
+@pytest.mark.parametrize(("recipe", "batch_size"), [("fasttext", 1), ("seed000", 1), ("fasttext", 16)])
+def test_training_learns_a_separable_toy_task(recipe: str, batch_size: int) -> None:
     data, labels = _toy_task()
     teacher = np.eye(2)[labels] * 4 - 2
-    model = BagOfEmbeddings(20, 8, 2)
-    bigger_batches = {"lr": 4.0, "epochs": 8, "lr_decay": 0.8} if batch_size > 1 else {}
-    settings = Settings(**{**SETTINGS.__dict__, "batch_size": batch_size, **bigger_batches})
-    loss = distillation_loss("kl", 2.0, 0.0)
-    history = train(model, data, teacher, labels, data, labels, loss, settings, seed=0, desc="toy")
+    model = BagOfEmbeddings(20, 8, 2, init=RECIPES[recipe].init)
+    bigger_batches = {"lr": 4.0, "epochs": 8} if batch_size > 1 else {}
+    settings = toy_settings(recipe, batch_size=batch_size, **bigger_batches)
+    split = Split(data, labels)
+    history, best = train(model, data, teacher, labels, split, split, Loss("kl", 2.0), settings, seed=0, desc="toy")
     assert len(history) == settings.epochs
-    assert history[-1]["test_acc"] == 1.0
+    assert history[best - 1]["dev_acc"] == 1.0
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_the_kept_model_is_the_best_dev_epoch_not_the_last() -> None:
+    data, labels = _toy_task()
+    dev = Split(data, labels)
+    noisy = labels.copy()
+    noisy[::3] = 1 - noisy[::3]  # a third of the training labels flipped: later epochs fit the noise
+    model = BagOfEmbeddings(20, 8, 2)
+    history, best = train(
+        model, data, np.zeros((200, 2)), noisy, dev, dev, Loss("ce"), toy_settings(lr=2.0, epochs=6), 0, "toy"
+    )
+    dev_accuracies = [row["dev_acc"] for row in history]
+    assert best == 1 + int(np.argmax(dev_accuracies))  # the first epoch with the best dev accuracy
+    assert evaluate(model, data, torch.from_numpy(labels))[1] == pytest.approx(max(dev_accuracies))
+
+
+def test_test_labels_never_change_the_model() -> None:
+    data, labels = _toy_task()
+    dev = Split(data, labels)
+    weights = []
+    for test_labels in (labels, np.random.default_rng(1).permutation(labels)):
+        torch.manual_seed(0)
+        model = BagOfEmbeddings(20, 8, 2)
+        teacher = np.zeros((200, 2))
+        train(model, data, teacher, labels, dev, Split(data, test_labels), Loss("ce"), toy_settings(), 0, "toy")
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 def test_transfer_rows_do_not_count_in_training_accuracy() -> None:
@@ -159,30 +180,17 @@ def test_transfer_rows_do_not_count_in_training_accuracy() -> None:
     mixed_labels[100:] = -1
     teacher = np.eye(2)[labels] * 4 - 2
     model = BagOfEmbeddings(20, 8, 2)
-    history = train(
-        model, data, teacher, mixed_labels, data, labels, distillation_loss("kl", 2.0, 0.5), SETTINGS, 0, "t"
-    )
+    split = Split(data, labels)
+    history, _ = train(model, data, teacher, mixed_labels, split, split, Loss("kl", 2.0, 0.5), toy_settings(), 0, "t")
     assert 0.5 < history[-1]["train_acc"] <= 1.0
-    assert history[-1]["test_acc"] == 1.0
-
-
-def test_training_is_deterministic_for_a_seed() -> None:
-    data, labels = _toy_task()
-    results = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        model = BagOfEmbeddings(20, 8, 2)
-        train(model, data, np.zeros((len(labels), 2)), labels, data, labels, cross_entropy_loss, SETTINGS, 0, "toy")
-        results.append(model.state_dict())
-    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
 
 
 def test_save_and_load_round_trip_without_pickle(tmp_path: Path) -> None:
-    model = BagOfEmbeddings(30, 6, 3)
+    model = BagOfEmbeddings(30, 6, 3, skip_ids=(0, 2))
     torch.nn.init.normal_(model.output.weight)
     save_student(model, tmp_path / "model.safetensors")
     loaded = load_student(tmp_path / "model.safetensors")
     data, labels = _toy_task(10)
     torch_labels = torch.from_numpy(labels)
     assert torch.equal(evaluate(model, data, torch_labels)[2], evaluate(loaded, data, torch_labels)[2])
-    assert loaded.shape() == {"vocab_size": 30, "dim": 6, "num_classes": 3}
+    assert loaded.shape() == {"vocab_size": 30, "dim": 6, "num_classes": 3, "skip_ids": [0, 2]}

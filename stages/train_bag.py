@@ -1,0 +1,106 @@
+"""Stages train_student and train_autodidact: the bag student, and its hard-label twin.
+
+    python stages/train_bag.py student      # distilled: the teacher's logits on train + the transfer set
+    python stages/train_bag.py autodidact   # the control: the same model and loop, hard labels only
+
+Writes data/<role>/: models/seed_<s>.safetensors (each the epoch with the best dev accuracy),
+metrics.json and history.csv (per epoch, mean over seeds). Test labels are scored, never used to choose.
+"""
+
+import sys
+
+import numpy as np
+import pyarrow as pa
+
+from common import (
+    DistilleryError,
+    load_params,
+    read_json,
+    read_parquet,
+    run_stage,
+    seed_everything,
+    staged_outputs,
+    write_json,
+)
+from student import (
+    AUTODIDACT_LOSS,
+    BagOfEmbeddings,
+    Packed,
+    Settings,
+    Split,
+    mean_history,
+    save_student,
+    student_loss_from_params,
+    train,
+    write_history,
+)
+
+ROLES = ("student", "autodidact")
+
+
+def teacher_logits_for(table: pa.Table, logits_path: str) -> np.ndarray:
+    """The teacher's logits for the rows of `table`, checked to be for the same examples."""
+    logits = read_parquet(logits_path)
+    if logits["id"] != table["id"]:
+        raise DistilleryError(f"{logits_path} does not match its inputs: run 'dvc repro' to rebuild it")
+    columns = [name for name in logits.column_names if name.startswith("logit_")]
+    return np.stack([logits[name].to_numpy() for name in columns], axis=1)
+
+
+def main() -> None:
+    role = sys.argv[1] if len(sys.argv) == 2 else None
+    if role not in ROLES:
+        raise DistilleryError(f"usage: train_bag.py ROLE, with ROLE one of {list(ROLES)}")
+    params = load_params()
+    settings = Settings.from_params(params)
+    loss = student_loss_from_params(params) if role == "student" else AUTODIDACT_LOSS
+    vocab = read_json("data/tokenized/vocab.json")
+    num_classes = len(read_json("data/prepared/labels.json")["labels"])
+    skip_ids = () if settings.recipe.frame_tokens else tuple(vocab["frame_ids"])
+    tables = {split: read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev", "test")}
+    train_ids, train_labels = tables["train"]["input_ids"], tables["train"]["label"].to_numpy()
+    if role == "student":
+        targets = teacher_logits_for(tables["train"], "data/logits/train.parquet")
+        transfer = read_parquet("data/augmented/transfer.parquet")
+        targets = np.concatenate([targets, teacher_logits_for(transfer, "data/logits/transfer.parquet")])
+        train_ids = pa.chunked_array(train_ids.chunks + transfer["input_ids"].chunks)
+        train_labels = np.concatenate([train_labels, np.full(transfer.num_rows, -1)])
+    else:
+        targets = np.zeros((len(train_labels), num_classes))
+    train_data = Packed(train_ids, skip_ids)
+    dev, test = (
+        Split(Packed(tables[s]["input_ids"], skip_ids), tables[s]["label"].to_numpy()) for s in ("dev", "test")
+    )
+    print(f"{role}: {len(train_labels)} training examples, {loss}, seeds {settings.seeds()}")
+
+    runs = {}
+    for seed in settings.seeds():
+        seed_everything(seed)  # the embedding init
+        model = BagOfEmbeddings(vocab["vocab_size"], settings.dim, num_classes, skip_ids, settings.recipe.init)
+        history, best_epoch = train(
+            model, train_data, targets, train_labels, dev, test, loss, settings, seed, f"{role} seed {seed}"
+        )
+        runs[seed] = (model, history, best_epoch)
+        kept = history[best_epoch - 1]
+        print(f"{role} seed {seed}: kept epoch {best_epoch} (dev accuracy {kept['dev_acc']:.4f})")
+
+    with staged_outputs(f"data/{role}") as out:
+        (out / "models").mkdir()
+        for seed, (model, _, _) in runs.items():
+            save_student(model, out / "models" / f"seed_{seed}.safetensors")
+        write_history(mean_history([history for _, history, _ in runs.values()]), out / "history.csv")
+        write_json(
+            {
+                "best_epoch_per_seed": {str(seed): best for seed, (_, _, best) in runs.items()},
+                "dev_accuracy_per_seed": {
+                    str(seed): round(history[best - 1]["dev_acc"], 6) for seed, (_, history, best) in runs.items()
+                },
+                "params": sum(p.numel() for p in next(iter(runs.values()))[0].parameters()),
+                "train_examples": len(train_labels),
+            },
+            out / "metrics.json",
+        )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,58 @@
+"""Stage tune_fasttext: fastText at its best on dev, then scored once on test.
+
+Tries every setting of `baselines.fasttext_grid` (lr, epochs, word n-grams, dim) with the first
+seed, trained on train and scored on dev; the dev winner is trained once per student seed and
+scored on test. Writes data/fasttext_tuned/metrics.json with every trial's dev accuracy.
+"""
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from baselines import FastTextData, fasttext_params, fasttext_predict, fasttext_tuning, grid, grid_param, train_fasttext
+from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json
+from report import accuracy_summary, examples_per_second
+
+OUT = "data/fasttext_tuned"
+
+
+def main() -> None:
+    params = load_params()
+    options = grid_param(params, "baselines.fasttext_grid", ("lr", "epochs", "word_ngrams", "dim"))
+    seed = int(param(params, "seed"))
+    seeds = [seed + i for i in range(positive(params, "student.n_seeds", int))]
+    splits = {name: read_parquet(f"data/prepared/{name}.parquet") for name in ("train", "dev", "test")}
+    texts = {name: table["text"].to_pylist() for name, table in splits.items()}
+    labels = {name: table["label"].to_numpy() for name, table in splits.items()}
+    print(f"tune_fasttext: {len(list(grid(options)))} settings on dev")
+    chosen, trials = fasttext_tuning(texts["train"], labels["train"], texts["dev"], labels["dev"], options, seed)
+    print(f"tune_fasttext: chose {chosen} on dev")
+    accuracies, train_seconds = {}, []
+    with tempfile.TemporaryDirectory() as scratch:
+        data = FastTextData(texts["train"], labels["train"], Path(scratch))
+        for s in seeds:
+            start = time.perf_counter()
+            model = train_fasttext(data, seed=s, **chosen)
+            train_seconds.append(time.perf_counter() - start)
+            accuracies[s] = float(np.mean(fasttext_predict(model, texts["test"]) == labels["test"]))
+            print(f"tune_fasttext: seed {s}: test accuracy {accuracies[s]:.4f}")
+    speed = examples_per_second(lambda: fasttext_predict(model, texts["test"]), len(texts["test"]))
+    with staged_outputs(OUT) as out:
+        write_json(
+            accuracy_summary(accuracies)
+            | {
+                "chosen": chosen,
+                "dev_accuracy": max(trial["dev_accuracy"] for trial in trials),
+                "trials": trials,
+                "params": fasttext_params(model),
+                "train_seconds": round(float(np.mean(train_seconds)), 3),
+                "examples_per_s": round(speed, 1),
+            },
+            out / "metrics.json",
+        )
+
+
+if __name__ == "__main__":
+    run_stage(main)
