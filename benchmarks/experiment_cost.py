@@ -11,7 +11,6 @@ experiment costs <= 5% of the full repro, because the teacher stages are reused,
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -20,10 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# The venv's dvc and python, whichever way this script was started.
-ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/raw/README.md"]
+from project_copy import ENV, copy_project
 
 
 def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
@@ -53,21 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", type=Path, help="build the repo here and keep it")
     args = parser.parse_args()
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="distillery-bench-"))
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, workdir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    for cmd in (
-        ["git", "init", "-q"],
-        ["dvc", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"],
-    ):
-        subprocess.run(cmd, cwd=workdir, check=True, env=ENV)
+    workdir = copy_project(args.keep or Path(tempfile.mkdtemp(prefix="distillery-bench-")))
 
     repro_total, repro_stages = timed_stages(["dvc", "repro"], workdir)
     exp_total, exp_stages = timed_stages(["dvc", "exp", "run", "-S", "lr=0.4"], workdir)

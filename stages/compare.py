@@ -103,9 +103,11 @@ def main() -> None:
 
 
 def headline(results: dict) -> dict:
-    """The few numbers `dvc exp show` prints as columns: test accuracies, the student's delta and its tests."""
+    """The few numbers `dvc exp show` prints as columns: test accuracies, the student's delta and its tests,
+    and the bag models' dev accuracies (what a sweep chooses by)."""
     versus = results["student_vs_autodidact"]
     return {
+        "dev": {role: results[role]["dev_accuracy"] for role in ("student", "autodidact")},
         "acc": {name: results[name]["accuracy"] for name in ("teacher", "student", "autodidact", "fasttext")}
         | {"ft_tuned": results["fasttext_tuned"]["accuracy"], "sklearn": results["sklearn"]["accuracy"]},
         "delta": versus["delta"],

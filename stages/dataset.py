@@ -60,9 +60,12 @@ def _read_file(path: Path) -> pd.DataFrame:
     try:
         if name.endswith((".tsv", ".tsv.gz")):
             # QUOTE_NONE: review TSVs such as Amazon's contain bare quote characters.
-            return pd.read_csv(path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, on_bad_lines="skip")
+            return pd.read_csv(
+                path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, on_bad_lines="skip", encoding_errors="replace"
+            )
         if name.endswith((".csv", ".csv.gz")):
-            return pd.read_csv(path, dtype=str)
+            # A few mis-encoded bytes in a scraped corpus become U+FFFD rather than stopping the run.
+            return pd.read_csv(path, dtype=str, encoding_errors="replace")
         if name.endswith(".parquet"):
             return pd.read_parquet(path)
         if name.endswith((".jsonl", ".jsonl.gz")):
