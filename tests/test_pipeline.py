@@ -154,9 +154,8 @@ def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path
 def test_the_headline_metrics_are_one_compact_file(built: tuple[Path, str]) -> None:
     project, _ = built
     summary = json.loads((project / "data/compare/summary.json").read_text())
-    assert summary.keys() == {"acc", "dev", "delta", "ci_low", "p_max"}
-    assert summary["dev"].keys() == {"student", "autodidact"}
-    assert summary["acc"].keys() == {"teacher", "student", "autodidact", "fasttext", "ft_tuned", "sklearn"}
+    models = ["teacher", "student", "autodidact", "fasttext", "ft_tuned", "sklearn"]
+    assert list(summary) == sorted(models + ["delta", "p_max", "dev_student", "dev_autodidact"])
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     files = [path for revision in shown.values() for path in revision["data"]]
     assert files == ["data/compare/summary.json"]
