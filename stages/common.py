@@ -51,8 +51,18 @@ def param(params: dict[str, Any], dotted: str) -> Any:
     return node
 
 
+def _number(value: Any) -> Any:
+    """YAML 1.1 (PyYAML) reads 1e-5, without a dot, as a string; `dvc exp run -S x=1e-5` writes exactly that."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def positive(params: dict[str, Any], dotted: str, kind: type = float) -> Any:
-    value = param(params, dotted)
+    value = _number(param(params, dotted))
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise DistilleryError(f"params.yaml: '{dotted}' must be a number > 0, got {value!r}")
     if kind is int and int(value) != value:
@@ -60,9 +70,19 @@ def positive(params: dict[str, Any], dotted: str, kind: type = float) -> Any:
     return kind(value)
 
 
+def optional_positive(params: dict[str, Any], dotted: str) -> int | None:
+    """A whole number > 0, or null for 'no limit'."""
+    value = param(params, dotted)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise DistilleryError(f"params.yaml: '{dotted}' must be a whole number > 0 or null, got {value!r}")
+    return value
+
+
 def fraction(params: dict[str, Any], dotted: str, low_open: bool = True) -> float:
     """A number in (0, 1), or [0, 1] when low_open is False (weights and probabilities)."""
-    value = param(params, dotted)
+    value = _number(param(params, dotted))
     bad = isinstance(value, bool) or not isinstance(value, (int, float))
     if not bad:
         bad = not (0 < value < 1) if low_open else not (0 <= value <= 1)

@@ -43,7 +43,7 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray) -> dict:
             lambda: predict_logits(teacher, token_ids, pad_id, batch_size), len(token_ids)
         ),
         "predictions": teacher_pred,
-    }
+    } | read_json("data/teacher/training.json")
 
 
 def main() -> None:
@@ -58,7 +58,7 @@ def main() -> None:
         print(f"compare: scoring and timing the {role}")
         models = student_models(role)
         first = next(iter(models.values()))
-        packed = first.pack(test["input_ids"])
+        packed = first.pack(test["full_ids"])
         predictions[role] = {seed: evaluate(model, packed, labels)[2].numpy() for seed, model in models.items()}
         trained = read_json(f"data/{role}/metrics.json")
         histories[role] = pd.read_csv(f"data/{role}/history.csv")
@@ -71,6 +71,8 @@ def main() -> None:
                 lambda model=first, packed=packed: evaluate(model, packed, labels), packed.size
             ),
             "train_examples": trained["train_examples"],
+            "train_accuracy": trained["train_accuracy"],
+            "epochs_trained_per_seed": trained["epochs_trained_per_seed"],
             "agreement_with_teacher": float(np.mean([np.mean(p == teacher_pred) for p in predictions[role].values()])),
         }
     for name, folder in (("fasttext", "fasttext"), ("fasttext_tuned", "fasttext_tuned"), ("sklearn", "sklearn")):
@@ -91,6 +93,10 @@ def main() -> None:
         "student_epochs_to_autodidact_final": next(
             (int(row.epoch) for row in histories["student"].itertuples() if row.test_acc >= autodidact_final), None
         ),
+    }
+    prepared = read_json("data/prepared/stats.json")
+    results["data"] = {"classes": prepared["classes"], "train": prepared["train"]} | {
+        "tokens": read_json("data/tokenized/stats.json")
     }
     results = rounded(results)
     report = render_report(results, params, len(truth), read_json("data/prepared/labels.json")["labels"])

@@ -201,6 +201,7 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
         [
             "# distillery report",
             "",
+            *[f"> **Warning.** {warning}\n" for warning in warnings(results, params)],
             f"Test set: {test_size} examples, {len(label_names)} classes ({', '.join(label_names)}). "
             f"Teacher: `{param(params, 'teacher.model')}`. Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
             f"recipe `{param(params, 'student.recipe')}`, lr {param(params, 'lr')}, "
@@ -227,6 +228,12 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             f"{len(results['fasttext_tuned']['trials'])} settings of `baselines.fasttext_grid`.",
             f"- scikit-learn: {_setting(results['sklearn']['chosen'])}, best of "
             f"{len(results['sklearn']['trials'])} settings of `baselines.sklearn_grid`.",
+            f"- Teacher: trained {results['teacher']['epochs_trained']} epochs, kept epoch "
+            f"{results['teacher']['best_epoch']} (best dev accuracy; at most {param(params, 'teacher.epochs')} "
+            f"epochs, patience {param(params, 'teacher.patience')}).",
+            f"- Bag models, epochs trained per seed (at most {param(params, 'student.epochs')}, patience "
+            f"{param(params, 'student.patience')}): student {_setting(results['student']['epochs_trained_per_seed'])}; "
+            f"autodidact {_setting(results['autodidact']['epochs_trained_per_seed'])}.",
             "- The defaults in params.yaml (lr, recipe, temperature, alpha, epochs, n_iter) come from the dev sweep "
             "in the README.",
             "",
@@ -240,6 +247,62 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             "",
         ]
     )
+
+
+def best_baseline(results: dict) -> str:
+    """The tuned baseline with the best dev accuracy."""
+    return max(("fasttext_tuned", "sklearn"), key=lambda name: results[name]["dev_accuracy"])
+
+
+def warnings(results: dict, params: dict) -> list[str]:
+    """Problems the user must hear about before any table: a teacher that a one-second baseline beats."""
+    teacher, name = results["teacher"], best_baseline(results)
+    baseline = results[name]
+    if teacher["dev_accuracy"] >= baseline["dev_accuracy"]:
+        return []
+    tokens = results["data"]["tokens"]["train"]
+    advice = []
+    if teacher["epochs_trained"] and teacher["best_epoch"] == teacher["epochs_trained"]:
+        advice.append(
+            f"it was still improving at its last epoch ({teacher['epochs_trained']}): raise teacher.epochs, "
+            "or teacher.lr"
+        )
+    elif teacher["epochs_trained"]:
+        advice.append(f"it stopped improving after epoch {teacher['best_epoch']}: try another teacher.lr")
+    if tokens["truncated_for_teacher"]:
+        advice.append(
+            f"{tokens['truncated_for_teacher']:,} of {tokens['texts']:,} training texts are longer than "
+            f"teacher.max_length ({param(params, 'teacher.max_length')}) and were cut for it: raise teacher.max_length"
+        )
+    advice.append("or try another teacher.model")
+    return [
+        f"The teacher's dev accuracy ({teacher['dev_accuracy']:.4f}) is below that of {MODEL_TITLES[name]} "
+        f"({baseline['dev_accuracy']:.4f}), which trains in {baseline['train_seconds']:.1f} s. Distilling a teacher "
+        f"that a classical baseline beats is not worth it. What to try: {'; '.join(advice)}."
+    ]
+
+
+def likely_causes(results: dict) -> str:
+    """When the student does not beat its twin: which of the usual causes the numbers point to."""
+    teacher, student, twin = (results[k] for k in ("teacher", "student", "autodidact"))
+    causes = []
+    if teacher["dev_accuracy"] < twin["dev_accuracy"] + 0.02:
+        causes.append(
+            f"the teacher is weak: on dev it is {100 * (teacher['dev_accuracy'] - twin['dev_accuracy']):+.1f} points "
+            "from the twin, so its soft labels say little that the hard labels do not"
+        )
+    if student["train_accuracy"] < teacher["dev_accuracy"]:
+        causes.append(
+            f"the students underfit: the student's training accuracy at its kept epoch "
+            f"({student['train_accuracy']:.4f}) is below the teacher's dev accuracy; more epochs, a larger lr or "
+            "a larger dim may help"
+        )
+    per_class = results["data"]["train"] / results["data"]["classes"]
+    if per_class < 100:
+        causes.append(f"there are few examples per class ({per_class:.0f} training examples on average)")
+    if not causes:
+        return "None of the usual causes (a weak teacher, underfitting students, few examples per class) shows."
+    return "Likely causes: " + "; ".join(causes) + "."
 
 
 def verdict(results: dict) -> str:
@@ -274,7 +337,9 @@ def verdict(results: dict) -> str:
         )
     else:
         finding = f"The student is not better than its twin ({points:+.1f} points): here the teacher did not help."
-    best_name = max(("fasttext_tuned", "sklearn"), key=lambda name: results[name]["dev_accuracy"])
+    if not (points > 0 and every_seed and low > 0):
+        finding += " " + likely_causes(results)
+    best_name = best_baseline(results)
     best = results[best_name]
     baseline = (
         f"The best baseline on dev is {MODEL_TITLES[best_name]} ({best['accuracy']:.4f} on test, trained in "
@@ -291,7 +356,7 @@ def verdict(results: dict) -> str:
     size = (
         f"The student has {teacher['params'] / student['params']:.0f}x fewer parameters than the teacher and runs "
         f"{student['examples_per_s'] / teacher['examples_per_s']:.0f}x faster, at "
-        f"{100 * (teacher['accuracy'] - student['accuracy']):.1f} points below it."
+        f"{100 * (student['accuracy'] - teacher['accuracy']):+.1f} points against it on test."
     )
     caveats = (
         "What this does not show: the seeds vary only the students' initialisation and data order; the split, "

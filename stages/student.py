@@ -19,9 +19,9 @@ from torch import nn
 from tqdm import tqdm
 
 from bag_kernel import LOSS_KINDS, sgd_epoch
-from common import DistilleryError, fraction, param, positive
+from common import DistilleryError, fraction, optional_positive, param, positive
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "dev_loss", "dev_acc", "test_loss", "test_acc")
+HISTORY_COLUMNS = ("epoch", "seeds", "train_loss", "train_acc", "dev_loss", "dev_acc", "test_loss", "test_acc")
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,20 @@ AUTODIDACT_LOSS = Loss("ce")
 
 
 class BagOfEmbeddings(nn.Module):
-    """Mean of the token embeddings (skipping the ids in `skip_ids`), then one linear layer."""
+    """Mean of the token embeddings (without the ids in `skip_ids`, the first `max_length` of the rest),
+    then one linear layer."""
 
     def __init__(
-        self, vocab_size: int, dim: int, num_classes: int, skip_ids: tuple[int, ...] = (), init: str = "symmetric"
+        self,
+        vocab_size: int,
+        dim: int,
+        num_classes: int,
+        skip_ids: tuple[int, ...] = (),
+        init: str = "symmetric",
+        max_length: int | None = None,
     ) -> None:
         super().__init__()
-        self.skip_ids = tuple(sorted(skip_ids))
+        self.skip_ids, self.max_length = tuple(sorted(skip_ids)), max_length
         self.embedding = nn.EmbeddingBag(vocab_size, dim, mode="mean")
         self.output = nn.Linear(dim, num_classes)
         low = 0.0 if init == "positive" else -1.0 / dim
@@ -74,7 +81,7 @@ class BagOfEmbeddings(nn.Module):
 
     def pack(self, input_ids: pa.ChunkedArray) -> Packed:
         """Token id lists as this model reads them."""
-        return Packed(input_ids, self.skip_ids)
+        return Packed(input_ids, self.skip_ids, self.max_length)
 
     def shape(self) -> dict:
         vocab_size, dim = self.embedding.weight.shape
@@ -83,6 +90,7 @@ class BagOfEmbeddings(nn.Module):
             "dim": dim,
             "num_classes": self.output.out_features,
             "skip_ids": list(self.skip_ids),
+            "max_length": self.max_length,
         }
 
 
@@ -100,7 +108,7 @@ def load_student(path: Path) -> BagOfEmbeddings:
 
     with safe_open(str(path), framework="pt") as file:
         shape = json.loads(file.metadata()["shape"])
-    model = BagOfEmbeddings(**{**shape, "skip_ids": tuple(shape.get("skip_ids", ()))})
+    model = BagOfEmbeddings(**{**shape, "skip_ids": tuple(shape["skip_ids"])})
     model.load_state_dict(load_file(path))
     return model.eval()
 
@@ -108,17 +116,21 @@ def load_student(path: Path) -> BagOfEmbeddings:
 class Packed:
     """Variable-length token ids as one flat array plus start offsets (EmbeddingBag's input form).
 
-    Ids in `skip_ids` are dropped from every bag.
+    Ids in `skip_ids` are dropped from every bag, then each bag keeps at most `max_length` ids.
     """
 
-    def __init__(self, input_ids: pa.ChunkedArray, skip_ids: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, input_ids: pa.ChunkedArray, skip_ids: tuple[int, ...] = (), max_length: int | None = None
+    ) -> None:
         lists = input_ids.combine_chunks() if isinstance(input_ids, pa.ChunkedArray) else input_ids
-        flat = lists.values.to_numpy().astype(np.int64)
-        starts = lists.offsets.to_numpy().astype(np.int64)
+        flat = lists.flatten().to_numpy().astype(np.int64)
+        offsets = lists.offsets.to_numpy().astype(np.int64)
+        starts = offsets - offsets[0]  # a sliced array's offsets need not start at 0
         if skip_ids:
-            kept = ~np.isin(flat, np.array(skip_ids, dtype=np.int64))
-            starts = np.concatenate([[0], np.cumsum(kept)])[starts]
-            flat = flat[kept]
+            flat, starts = _keep(flat, starts, ~np.isin(flat, np.array(skip_ids, dtype=np.int64)))
+        if max_length is not None:
+            position = np.arange(len(flat)) - np.repeat(starts[:-1], np.diff(starts))
+            flat, starts = _keep(flat, starts, position < max_length)
         self.flat, self.starts, self.size = flat, starts, len(lists)
 
     def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,6 +138,11 @@ class Packed:
         pieces = [self.flat[self.starts[r] : self.starts[r + 1]] for r in rows]
         lengths = np.array([len(p) for p in pieces], dtype=np.int64)
         return torch.from_numpy(np.concatenate(pieces)), torch.from_numpy(np.cumsum(lengths) - lengths)
+
+
+def _keep(flat: np.ndarray, starts: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ids where `kept`, and the bags' new start offsets."""
+    return flat[kept], np.concatenate([[0], np.cumsum(kept)])[starts]
 
 
 @dataclass
@@ -137,6 +154,8 @@ class Settings:
     epochs: int
     batch_size: int
     recipe: Recipe
+    patience: int | None = None  # stop after this many epochs without a better dev accuracy; None: never
+    max_length: int | None = None  # ids read per text; None: the whole text (the tokenizer's cap)
 
     @classmethod
     def from_params(cls, params: dict) -> Settings:
@@ -152,6 +171,8 @@ class Settings:
             epochs=positive(params, "student.epochs", int),
             batch_size=positive(params, "student.batch_size", int),
             recipe=RECIPES[recipe],
+            patience=optional_positive(params, "student.patience"),
+            max_length=optional_positive(params, "student.max_length"),
         )
 
     def seeds(self) -> list[int]:
@@ -203,7 +224,8 @@ def train(
     seed: int,
     desc: str,
 ) -> tuple[list[dict[str, float]], int]:
-    """SGD for settings.epochs epochs; keeps the weights of the epoch with the best dev accuracy.
+    """SGD for at most settings.epochs epochs, stopping once dev accuracy has not improved for
+    settings.patience epochs; keeps the weights of the epoch with the best dev accuracy.
 
     Returns the per-epoch history (test columns are recorded, never looked at) and the kept epoch.
     Rows labelled -1 (the transfer set) count in the loss but not in the training accuracy.
@@ -247,6 +269,8 @@ def train(
         )
         if best is None or dev_acc > history[best_epoch - 1]["dev_acc"]:
             best, best_epoch = {k: v.clone() for k, v in model.state_dict().items()}, epoch
+        elif settings.patience is not None and epoch - best_epoch >= settings.patience:
+            break
     model.load_state_dict(best)
     return history, best_epoch
 
@@ -254,16 +278,18 @@ def train(
 def write_history(history: list[dict[str, float]], path: Path) -> None:
     lines = [",".join(HISTORY_COLUMNS)]
     for row in history:
-        lines.append(",".join(str(row["epoch"]) if k == "epoch" else f"{row[k]:.6f}" for k in HISTORY_COLUMNS))
+        lines.append(",".join(str(row[k]) if k in ("epoch", "seeds") else f"{row[k]:.6f}" for k in HISTORY_COLUMNS))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
-    """The per-epoch mean over seeds."""
-    return [
-        {key: float(np.mean([run[epoch][key] for run in histories])) for key in HISTORY_COLUMNS} | {"epoch": epoch + 1}
-        for epoch in range(len(histories[0]))
-    ]
+    """The per-epoch mean over the seeds that trained that epoch (early stopping ends seeds at different epochs)."""
+    rows = []
+    for epoch in range(max(len(history) for history in histories)):
+        running = [history[epoch] for history in histories if len(history) > epoch]
+        means = {key: float(np.mean([row[key] for row in running])) for key in HISTORY_COLUMNS[2:]}
+        rows.append({"epoch": epoch + 1, "seeds": len(running)} | means)
+    return rows
 
 
 def student_models(role: str) -> dict[int, BagOfEmbeddings]:

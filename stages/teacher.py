@@ -80,20 +80,30 @@ def frame_ids(tokenizer: Any) -> list[int]:
 def fine_tune(
     model: torch.nn.Module,
     tokenizer: Any,
-    token_ids: list[list[int]],
-    labels: np.ndarray,
+    train: tuple[list[list[int]], np.ndarray],
+    dev: tuple[list[list[int]], np.ndarray],
     settings: dict[str, Any],
     seed: int,
     workdir: Path,
-) -> torch.nn.Module:
-    """AdamW with linear warmup and decay, dynamic padding, length-grouped batches."""
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """AdamW with linear warmup and decay, dynamic padding, length-grouped batches; `epochs` at most.
 
-    dataset = [{"input_ids": ids, "labels": int(label)} for ids, label in zip(token_ids, labels, strict=True)]
+    Dev accuracy is measured after every epoch; training stops once it has not improved for
+    `patience` epochs, and the model of the best epoch is the one returned, with a summary of the run.
+    """
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+
+    def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
+        return [{"input_ids": row, "labels": int(label)} for row, label in zip(ids, labels, strict=True)]
+
+    def accuracy(prediction: Any) -> dict[str, float]:
+        return {"accuracy": float(np.mean(np.argmax(prediction.predictions, axis=1) == prediction.label_ids))}
+
     args = TrainingArguments(
         output_dir=str(workdir),
         num_train_epochs=settings["epochs"],
         per_device_train_batch_size=settings["batch_size"],
+        per_device_eval_batch_size=settings["batch_size"] * 4,
         learning_rate=settings["lr"],
         weight_decay=settings["weight_decay"],
         warmup_steps=settings["warmup_ratio"],
@@ -103,7 +113,12 @@ def fine_tune(
         seed=seed,
         data_seed=seed,
         use_cpu=settings["device"] == "cpu",
-        save_strategy="no",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,  # with load_best_model_at_end, the best checkpoint is kept as well
+        load_best_model_at_end=True,
+        metric_for_best_model="accuracy",
+        greater_is_better=True,
         report_to="none",
         logging_steps=50,
         dataloader_num_workers=0,
@@ -112,11 +127,17 @@ def fine_tune(
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=dataset,
+        train_dataset=examples(*train),
+        eval_dataset=examples(*dev),
         data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=accuracy,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings["patience"])],
     )
     trainer.train()
-    return trainer.model
+    dev_accuracy = [round(log["eval_accuracy"], 6) for log in trainer.state.log_history if "eval_accuracy" in log]
+    best_epoch = 1 + int(np.argmax(dev_accuracy))
+    summary = {"dev_accuracy_per_epoch": dev_accuracy, "epochs_trained": len(dev_accuracy), "best_epoch": best_epoch}
+    return trainer.model, summary
 
 
 def is_main_process() -> bool:

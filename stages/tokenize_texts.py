@@ -1,17 +1,22 @@
 """Stage tokenize: token ids from the teacher's tokenizer, shared by teacher and student.
 
 (The script is not called tokenize.py: that would shadow Python's own `tokenize` module.)
-Writes data/tokenized/{train,dev,test}.parquet (id, input_ids as list<int32>, label) and
-vocab.json: vocab_size, pad_id, and frame_ids (the special tokens the tokenizer adds around every
-text, such as [CLS] and [SEP], which a bag of words may leave out). Ids are stored unpadded.
+Writes data/tokenized/{train,dev,test}.parquet: id; input_ids (list<int32>, at most
+teacher.max_length: what the teacher sees); full_ids (the whole text, up to a safety cap of
+FULL_TEXT_CAP ids, for students whose cost is linear in the text: words past the teacher's window
+still carry signal); label. Also vocab.json (vocab_size, pad_id, and frame_ids: the special tokens
+the tokenizer adds around every text, such as [CLS] and [SEP], which a bag of words may leave out)
+and stats.json (per split: texts, mean ids of the whole text, texts truncated for the teacher).
 """
 
+import numpy as np
 import pyarrow as pa
 
 from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json, write_parquet
 from teacher import frame_ids, load_tokenizer, tokenize
 
 IN, OUT = "data/prepared", "data/tokenized"
+FULL_TEXT_CAP = 16_384
 
 
 def main() -> None:
@@ -20,19 +25,30 @@ def main() -> None:
     max_length = positive(params, "teacher.max_length", int)
     tokenizer = load_tokenizer(model_name)
 
+    stats = {}
     with staged_outputs(OUT) as out:
         for split in ("train", "dev", "test"):
             prepared = read_parquet(f"{IN}/{split}.parquet")
-            token_ids = tokenize(tokenizer, prepared["text"].to_pylist(), max_length)
-            lengths = [len(ids) for ids in token_ids]
+            texts = prepared["text"].to_pylist()
+            full_ids = tokenize(tokenizer, texts, FULL_TEXT_CAP)
+            lengths = np.array([len(ids) for ids in full_ids])
+            # Tokenized again rather than cut, so the tokenizer closes each truncated text its own way.
+            input_ids = tokenize(tokenizer, texts, max_length) if lengths.max() > max_length else full_ids
+            stats[split] = {
+                "texts": len(texts),
+                "mean_ids": round(float(lengths.mean()), 1),
+                "truncated_for_teacher": int((lengths > max_length).sum()),
+            }
             print(
-                f"tokenize: {split}: {len(token_ids)} texts, {sum(lengths) / len(lengths):.1f} tokens "
-                f"on average, {sum(n == max_length for n in lengths)} truncated to {max_length}"
+                f"tokenize: {split}: {len(texts)} texts, {stats[split]['mean_ids']} tokens on average; "
+                f"{stats[split]['truncated_for_teacher']} longer than teacher.max_length {max_length} are truncated "
+                "for the teacher (students read the whole text)"
             )
             table = pa.table(
                 {
                     "id": prepared["id"],
-                    "input_ids": pa.array(token_ids, pa.list_(pa.int32())),
+                    "input_ids": pa.array(input_ids, pa.list_(pa.int32())),
+                    "full_ids": pa.array(full_ids, pa.list_(pa.int32())),
                     "label": prepared["label"],
                 }
             )
@@ -41,6 +57,7 @@ def main() -> None:
             {"vocab_size": len(tokenizer), "pad_id": tokenizer.pad_token_id, "frame_ids": frame_ids(tokenizer)},
             out / "vocab.json",
         )
+        write_json(stats | {"teacher_max_length": max_length}, out / "stats.json")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def main() -> None:
     num_classes = len(read_json("data/prepared/labels.json")["labels"])
     skip_ids = () if settings.recipe.frame_tokens else tuple(vocab["frame_ids"])
     tables = {split: read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev", "test")}
-    train_ids, train_labels = tables["train"]["input_ids"], tables["train"]["label"].to_numpy()
+    # The whole text (full_ids), not the teacher's window: a bag's cost is linear in its length.
+    train_ids, train_labels = tables["train"]["full_ids"], tables["train"]["label"].to_numpy()
     if role == "student":
         targets = teacher_logits_for(tables["train"], "data/logits/train.parquet")
         transfer = read_parquet("data/augmented/transfer.parquet")
@@ -67,22 +68,28 @@ def main() -> None:
         train_labels = np.concatenate([train_labels, np.full(transfer.num_rows, -1)])
     else:
         targets = np.zeros((len(train_labels), num_classes))
-    train_data = Packed(train_ids, skip_ids)
+    train_data = Packed(train_ids, skip_ids, settings.max_length)
     dev, test = (
-        Split(Packed(tables[s]["input_ids"], skip_ids), tables[s]["label"].to_numpy()) for s in ("dev", "test")
+        Split(Packed(tables[s]["full_ids"], skip_ids, settings.max_length), tables[s]["label"].to_numpy())
+        for s in ("dev", "test")
     )
     print(f"{role}: {len(train_labels)} training examples, {loss}, seeds {settings.seeds()}")
 
     runs = {}
     for seed in settings.seeds():
         seed_everything(seed)  # the embedding init
-        model = BagOfEmbeddings(vocab["vocab_size"], settings.dim, num_classes, skip_ids, settings.recipe.init)
+        model = BagOfEmbeddings(
+            vocab["vocab_size"], settings.dim, num_classes, skip_ids, settings.recipe.init, settings.max_length
+        )
         history, best_epoch = train(
             model, train_data, targets, train_labels, dev, test, loss, settings, seed, f"{role} seed {seed}"
         )
         runs[seed] = (model, history, best_epoch)
         kept = history[best_epoch - 1]
-        print(f"{role} seed {seed}: kept epoch {best_epoch} (dev accuracy {kept['dev_acc']:.4f})")
+        print(
+            f"{role} seed {seed}: trained {len(history)} epochs, kept epoch {best_epoch} "
+            f"(dev accuracy {kept['dev_acc']:.4f}, train accuracy {kept['train_acc']:.4f})"
+        )
 
     with staged_outputs(f"data/{role}") as out:
         (out / "models").mkdir()
@@ -92,6 +99,10 @@ def main() -> None:
         write_json(
             {
                 "best_epoch_per_seed": {str(seed): best for seed, (_, _, best) in runs.items()},
+                "epochs_trained_per_seed": {str(seed): len(history) for seed, (_, history, _) in runs.items()},
+                "train_accuracy": round(
+                    float(np.mean([history[best - 1]["train_acc"] for _, history, best in runs.values()])), 6
+                ),
                 "dev_accuracy_per_seed": {
                     str(seed): round(history[best - 1]["dev_acc"], 6) for seed, (_, history, best) in runs.items()
                 },

@@ -1,6 +1,7 @@
 """Stage train_teacher: fine-tune AutoModelForSequenceClassification, or take a fine-tuned one as is.
 
-Writes data/teacher/ in save_pretrained format (model and tokenizer), with id2label/label2id.
+Writes data/teacher/ in save_pretrained format (model and tokenizer), with id2label/label2id, and
+training.json: the dev accuracy after each epoch, the epochs trained and the epoch kept.
 Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/train_teacher.py`.
 """
 
@@ -17,6 +18,7 @@ from common import (
     run_stage,
     seed_everything,
     staged_outputs,
+    write_json,
 )
 from teacher import fine_tune, is_main_process, load_classifier, load_tokenizer
 
@@ -31,7 +33,8 @@ def main() -> None:
     if not isinstance(should_fine_tune, bool):
         raise DistilleryError(f"params.yaml: 'teacher.fine_tune' must be true or false, got {should_fine_tune!r}")
     settings = {
-        "epochs": positive(params, "teacher.epochs"),
+        "epochs": positive(params, "teacher.epochs", int),
+        "patience": positive(params, "teacher.patience", int),
         "batch_size": positive(params, "teacher.batch_size", int),
         "lr": positive(params, "teacher.lr"),
         "warmup_ratio": fraction(params, "teacher.warmup_ratio", low_open=False),
@@ -48,12 +51,26 @@ def main() -> None:
     tokenizer = load_tokenizer(model_name)
     if should_fine_tune:
         model = load_classifier(model_name, num_labels=len(label_names), id2label=id2label, label2id=label2id)
-        train = read_parquet("data/tokenized/train.parquet")
-        print(f"train_teacher: fine-tuning {model_name} on {train.num_rows} examples, {len(label_names)} classes")
+        train, dev = (read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev"))
+        print(
+            f"train_teacher: fine-tuning {model_name} on {train.num_rows} examples, {len(label_names)} classes, "
+            f"at most {settings['epochs']} epochs, stopping after {settings['patience']} without a better "
+            f"dev accuracy ({dev.num_rows} dev examples)"
+        )
         with tempfile.TemporaryDirectory() as workdir:
-            model = fine_tune(
-                model, tokenizer, train["input_ids"].to_pylist(), train["label"].to_numpy(), settings, seed, workdir
+            model, training = fine_tune(
+                model,
+                tokenizer,
+                (train["input_ids"].to_pylist(), train["label"].to_numpy()),
+                (dev["input_ids"].to_pylist(), dev["label"].to_numpy()),
+                settings,
+                seed,
+                workdir,
             )
+        print(
+            f"train_teacher: trained {training['epochs_trained']} epochs, kept epoch {training['best_epoch']} "
+            f"(dev accuracy per epoch {training['dev_accuracy_per_epoch']})"
+        )
     else:
         model = load_classifier(model_name)
         architectures = model.config.architectures or []
@@ -68,11 +85,13 @@ def main() -> None:
                 f"{len(label_names)} {label_names}; use a matching checkpoint or set teacher.fine_tune: true"
             )
         print(f"train_teacher: using the fine-tuned {model_name} as it is (teacher.fine_tune: false)")
+        training = {"epochs_trained": 0, "best_epoch": None, "dev_accuracy_per_epoch": []}
 
     if is_main_process():
         with staged_outputs(OUT) as out:
             model.save_pretrained(out)
             tokenizer.save_pretrained(out)
+            write_json(training, out / "training.json")
 
 
 if __name__ == "__main__":

@@ -98,3 +98,16 @@ def test_dvc_repro_stops_at_the_failing_stage(project: Path) -> None:
     assert result.returncode != 0
     assert "error: data.source: file 'data/raw/missing.csv' not found" in result.stderr + result.stdout
     assert not (project / "data/prepared").exists()
+
+
+def test_exponent_numbers_without_a_dot_are_numbers() -> None:
+    """PyYAML reads `lr: 1e-5` (and what `dvc exp run -S lr=1e-5` writes) as a string; it is still a number."""
+    import yaml
+
+    from common import DistilleryError, fraction, positive
+
+    params = yaml.safe_load("lr: 1e-5\nalpha: 5e-1\nbad: 1e-5x\n")
+    assert params["lr"] == "1e-5"
+    assert positive(params, "lr") == 1e-5 and fraction(params, "alpha") == 0.5
+    with pytest.raises(DistilleryError, match="'bad' must be a number"):
+        positive(params, "bad")

@@ -48,11 +48,30 @@ def test_prepared_splits_are_balanced_with_stable_ids(built: tuple[Path, str]) -
 def test_tokenized_ids_are_compact_lists(built: tuple[Path, str]) -> None:
     project, _ = built
     train = pq.read_table(project / "data/tokenized/train.parquet")
-    assert train.column_names == ["id", "input_ids", "label"]
+    assert train.column_names == ["id", "input_ids", "full_ids", "label"]
     assert str(train.schema.field("input_ids").type) == "list<element: int32>"
     lengths = {len(ids) for ids in train["input_ids"].to_pylist()}
     assert len(lengths) > 1, "ids must not be padded to one length on disk"
     assert max(lengths) <= 32
+
+
+def test_teacher_records_its_epochs_and_keeps_the_best_on_dev(built: tuple[Path, str]) -> None:
+    project, _ = built
+    training = json.loads((project / "data/teacher/training.json").read_text())
+    per_epoch = training["dev_accuracy_per_epoch"]
+    assert 1 <= training["epochs_trained"] == len(per_epoch) <= 4
+    assert training["best_epoch"] == 1 + per_epoch.index(max(per_epoch))
+    dev = pq.read_table(project / "data/tokenized/dev.parquet")["label"].to_numpy()
+    kept = pq.read_table(project / "data/logits/dev.parquet")["teacher_pred"].to_numpy()
+    assert (kept == dev).mean() == pytest.approx(max(per_epoch))  # the logits come from the kept epoch
+
+
+def test_teacher_stops_once_dev_accuracy_stops_improving(reproduced_copy: Path) -> None:
+    update_params(reproduced_copy, {"teacher": {"epochs": 12, "patience": 1, "lr": 3.0e-3}})
+    run(["python", "stages/train_teacher.py"], reproduced_copy)
+    training = json.loads((reproduced_copy / "data/teacher/training.json").read_text())
+    assert training["epochs_trained"] < 12, training  # the tiny task plateaus at perfect dev accuracy early
+    assert training["epochs_trained"] == training["best_epoch"] + 1
 
 
 def test_teacher_reloads_with_transformers(built: tuple[Path, str]) -> None:
@@ -99,12 +118,16 @@ def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, s
     assert vocab["frame_ids"] == [0, 2, 3]  # [PAD], [CLS], [SEP]: not [UNK] or [MASK], which stand for words
     for role, examples in (("student", 172 + transfer_rows(project)), ("autodidact", 172)):
         history = (project / f"data/{role}/history.csv").read_text().splitlines()
-        assert history[0] == "epoch,train_loss,train_acc,dev_loss,dev_acc,test_loss,test_acc"
+        assert history[0] == "epoch,seeds,train_loss,train_acc,dev_loss,dev_acc,test_loss,test_acc"
         assert len(history) == 1 + 3
         metrics = json.loads((project / f"data/{role}/metrics.json").read_text())
         assert metrics["train_examples"] == examples
         assert set(metrics["best_epoch_per_seed"]) == {"7", "8"}
         assert all(1 <= epoch <= 3 for epoch in metrics["best_epoch_per_seed"].values())
+        assert all(
+            metrics["best_epoch_per_seed"][seed] <= trained <= 3
+            for seed, trained in metrics["epochs_trained_per_seed"].items()
+        )
         models = sorted(p.name for p in (project / f"data/{role}/models").iterdir())
         assert models == ["seed_7.safetensors", "seed_8.safetensors"]
         model = load_student(project / f"data/{role}/models/seed_7.safetensors")
@@ -161,6 +184,37 @@ def test_the_headline_metrics_are_one_compact_file(built: tuple[Path, str]) -> N
     assert files == ["data/compare/summary.json"]
     rendered = run(["dvc", "plots", "show", "--json"], project).stdout
     assert "accuracy_per_epoch" in rendered
+
+
+def test_a_teacher_worse_than_a_baseline_gets_a_warning(reproduced_copy: Path) -> None:
+    # One epoch at a tiny learning rate leaves the random tiny teacher at chance: fastText beats it.
+    run(["dvc", "exp", "run", "-S", "teacher.lr=1e-7", "-S", "teacher.epochs=1"], reproduced_copy)
+    report = (reproduced_copy / "data/compare/report.md").read_text()
+    warning = next(line for line in report.splitlines() if line.startswith("> **Warning.**"))
+    assert "teacher's dev accuracy" in warning and "teacher.epochs" in warning
+    assert "Likely causes: the teacher is weak" in report
+
+
+def test_bag_students_read_past_the_teachers_window(tmp_path: Path, tiny_teacher: Path) -> None:
+    """The label's cue sits after 12 neutral words: a teacher cut at 8 tokens cannot see it, the bag can."""
+    reviews = tiny_reviews(240)
+    reviews["review"] = [
+        " ".join(["the movie was the plot and the actors"] * 2) + " " + ("great" if label == "pos" else "awful")
+        for label in reviews["sentiment"]
+    ]
+    reviews["review"] += [f" {i}" for i in range(len(reviews))]
+    project = make_project(tmp_path / "long", tiny_teacher, reviews)
+    update_params(project, {"teacher": {"max_length": 8}})
+    run(["dvc", "repro", "train_autodidact", "teacher_logits"], project)
+    stats = json.loads((project / "data/tokenized/stats.json").read_text())
+    assert stats["train"]["truncated_for_teacher"] == stats["train"]["texts"]
+    test = pq.read_table(project / "data/tokenized/test.parquet")
+    assert max(len(ids) for ids in test["input_ids"].to_pylist()) == 8
+    assert min(len(ids) for ids in test["full_ids"].to_pylist()) > 8
+    teacher = pq.read_table(project / "data/logits/test.parquet")["teacher_pred"].to_numpy()
+    assert (teacher == test["label"].to_numpy()).mean() < 0.75
+    metrics = json.loads((project / "data/autodidact/metrics.json").read_text())
+    assert min(metrics["dev_accuracy_per_seed"].values()) > 0.9
 
 
 def test_second_repro_runs_nothing(built: tuple[Path, str]) -> None:

@@ -161,6 +161,25 @@ def test_the_kept_model_is_the_best_dev_epoch_not_the_last() -> None:
     assert evaluate(model, data, torch.from_numpy(labels))[1] == pytest.approx(max(dev_accuracies))
 
 
+def test_training_stops_when_dev_accuracy_plateaus() -> None:
+    data, labels = _toy_task()
+    split = Split(data, labels)
+    model = BagOfEmbeddings(20, 8, 2)
+    settings = toy_settings(epochs=30, patience=2)
+    history, best = train(model, data, np.zeros((200, 2)), labels, split, split, Loss("ce"), settings, 0, "toy")
+    assert history[best - 1]["dev_acc"] == 1.0  # reached early; nothing can beat it, so two more epochs and stop
+    assert len(history) == best + 2 < 30
+
+
+def test_truncation_keeps_the_first_ids_after_skipping() -> None:
+    data = packed([[0, 5, 6, 7, 9], [0, 9], [0, 1, 2, 9]], skip_ids=(0, 9))
+    assert (data.flat.tolist(), data.starts.tolist()) == ([5, 6, 7, 1, 2], [0, 3, 3, 5])
+    short = Packed(
+        pa.chunked_array([pa.array([[0, 5, 6, 7, 9], [0, 9], [0, 1, 2, 9]], pa.list_(pa.int32()))]), (0, 9), 2
+    )
+    assert (short.flat.tolist(), short.starts.tolist()) == ([5, 6, 1, 2], [0, 2, 2, 4])
+
+
 def test_test_labels_never_change_the_model() -> None:
     data, labels = _toy_task()
     dev = Split(data, labels)
@@ -193,4 +212,7 @@ def test_save_and_load_round_trip_without_pickle(tmp_path: Path) -> None:
     data, labels = _toy_task(10)
     torch_labels = torch.from_numpy(labels)
     assert torch.equal(evaluate(model, data, torch_labels)[2], evaluate(loaded, data, torch_labels)[2])
-    assert loaded.shape() == {"vocab_size": 30, "dim": 6, "num_classes": 3, "skip_ids": [0, 2]}
+    assert loaded.shape() == {"vocab_size": 30, "dim": 6, "num_classes": 3, "skip_ids": [0, 2], "max_length": None}
+    capped = BagOfEmbeddings(30, 6, 3, max_length=4)
+    save_student(capped, tmp_path / "capped.safetensors")
+    assert load_student(tmp_path / "capped.safetensors").max_length == 4
