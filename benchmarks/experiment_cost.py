@@ -11,38 +11,11 @@ experiment costs <= 5% of the full repro, because the teacher stages are reused,
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from project_copy import ENV, copy_project
-
-
-def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
-    """Run a dvc command, echoing its output; wall time in all and per stage that ran."""
-    env = dict(ENV, PYTHONUNBUFFERED="1")
-    start = time.perf_counter()
-    stages: dict[str, float] = {}
-    current, current_start = None, start
-    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        sys.stdout.write(line)
-        match = re.search(r"Running stage '([\w@.-]+)'", line)
-        if match:
-            now = time.perf_counter()
-            if current:
-                stages[current] = now - current_start
-            current, current_start = match.group(1), now
-    if process.wait() != 0:
-        sys.exit(f"{' '.join(cmd)} failed")
-    total = time.perf_counter() - start
-    if current:
-        stages[current] = start + total - current_start
-    return total, stages
+from project_copy import copy_project, timed_stages
 
 
 def main() -> None:

@@ -1,11 +1,13 @@
-"""A copy of this pipeline in a fresh git + DVC repo (empty cache), for the benchmarks."""
+"""A copy of this pipeline in a fresh git + DVC repo (empty cache), and timing dvc in it, for the benchmarks."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,3 +36,26 @@ def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None)
     ):
         subprocess.run(cmd, cwd=directory, check=True, env=ENV)
     return directory
+
+
+def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
+    """Run a dvc command, echoing its output; wall time in all and per stage that ran."""
+    env = dict(ENV, PYTHONUNBUFFERED="1")
+    start = time.perf_counter()
+    stages: dict[str, float] = {}
+    current, current_start = None, start
+    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        sys.stdout.write(line)
+        match = re.search(r"Running stage '([\w@.-]+)'", line)
+        if match:
+            now = time.perf_counter()
+            if current:
+                stages[current] = now - current_start
+            current, current_start = match.group(1), now
+    if process.wait() != 0:
+        sys.exit(f"{' '.join(cmd)} failed")
+    total = time.perf_counter() - start
+    if current:
+        stages[current] = start + total - current_start
+    return total, stages

