@@ -103,7 +103,7 @@ def plot_learning_curves(histories: dict[str, object], teacher_accuracy: float, 
     for (name, history), color in zip(histories.items(), ("tab:blue", "tab:orange"), strict=False):
         axis.plot(history["epoch"], history["test_acc"], marker="o", color=color, label=f"{name}, test")
         axis.plot(history["epoch"], history["dev_acc"], linestyle=":", color=color, label=f"{name}, dev")
-    axis.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher")
+    axis.axhline(teacher_accuracy, color="grey", linestyle="--", label="teacher, test")
     axis.set_xlabel("epoch")
     axis.set_ylabel("accuracy")
     axis.set_title("Learning curves (the kept epoch is chosen on dev)")

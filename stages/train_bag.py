@@ -4,7 +4,8 @@
     python stages/train_bag.py autodidact   # the control: the same model and loop, hard labels only
 
 Writes data/<role>/: models/seed_<s>.safetensors (each the epoch with the best dev accuracy),
-metrics.json and history.csv (per epoch, mean over seeds). Test labels are scored, never used to choose.
+metrics.json and history.csv (per epoch, mean over the seeds still training). Test labels are scored,
+never used to choose.
 """
 
 import sys
