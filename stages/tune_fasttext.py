@@ -5,13 +5,9 @@ seed, trained on train and scored on dev; the dev winner is trained once per stu
 scored on test. Writes data/fasttext_tuned/metrics.json with every trial's dev accuracy.
 """
 
-import tempfile
-import time
-from pathlib import Path
-
 import numpy as np
 
-from baselines import FastTextData, fasttext_params, fasttext_predict, fasttext_tuning, grid, grid_param, train_fasttext
+from baselines import fasttext_params, fasttext_per_seed, fasttext_predict, fasttext_tuning, grid, grid_param
 from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json
 from report import accuracy_summary, examples_per_second
 
@@ -29,15 +25,9 @@ def main() -> None:
     print(f"tune_fasttext: {len(list(grid(options)))} settings on dev")
     chosen, trials = fasttext_tuning(texts["train"], labels["train"], texts["dev"], labels["dev"], options, seed)
     print(f"tune_fasttext: chose {chosen} on dev")
-    accuracies, train_seconds = {}, []
-    with tempfile.TemporaryDirectory() as scratch:
-        data = FastTextData(texts["train"], labels["train"], Path(scratch))
-        for s in seeds:
-            start = time.perf_counter()
-            model = train_fasttext(data, seed=s, **chosen)
-            train_seconds.append(time.perf_counter() - start)
-            accuracies[s] = float(np.mean(fasttext_predict(model, texts["test"]) == labels["test"]))
-            print(f"tune_fasttext: seed {s}: test accuracy {accuracies[s]:.4f}")
+    accuracies, train_seconds, model = fasttext_per_seed(
+        texts["train"], labels["train"], texts["test"], labels["test"], seeds, chosen, "tune_fasttext"
+    )
     speed = examples_per_second(lambda: fasttext_predict(model, texts["test"]), len(texts["test"]))
     with staged_outputs(OUT) as out:
         write_json(
