@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import shutil
 import sys
@@ -105,19 +104,21 @@ def staged_outputs(destination: str | Path) -> Iterator[Path]:
     """Yield a scratch folder; on success move each file in it into `destination`.
 
     A stage that fails (or is interrupted) leaves no partial output: the scratch
-    folder is deleted and `destination` is left as it was.
+    folder is deleted and `destination` is left as it was. The scratch folder is in
+    the system's temporary folder, not the project: a stage killed outright (SIGKILL)
+    cannot clean up, and DVC may then restore its outputs from the run cache without
+    running it again, so nothing it leaves may be in the project.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=f"distillery-{destination.name}-"))
     try:
         yield scratch
-        destination.mkdir(exist_ok=True)
+        destination.mkdir(parents=True, exist_ok=True)
         for item in sorted(scratch.iterdir()):
             target = destination / item.name
             if target.is_dir():
                 shutil.rmtree(target)
-            os.replace(item, target)
+            shutil.move(item, target)  # a rename when the temporary folder is on the same filesystem
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

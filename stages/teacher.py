@@ -6,6 +6,7 @@ scripts run on one CPU, one GPU, or many under `accelerate launch` / `torchrun`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +85,28 @@ def fine_tune(
     dev: tuple[list[list[int]], np.ndarray],
     settings: dict[str, Any],
     seed: int,
-    workdir: Path,
+    checkpoints: Path,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """AdamW with linear warmup and decay, dynamic padding, length-grouped batches; `epochs` at most.
 
     Dev accuracy is measured after every epoch; training stops once it has not improved for
     `patience` epochs, and the model of the best epoch is the one returned, with a summary of the run.
+    A checkpoint is written to `checkpoints` every `checkpoint_steps` steps and at each epoch's end;
+    when one is there already, training resumes from it (weights, optimizer, schedule, RNG, early
+    stopping's count), so a killed run picks up where it was.
     """
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers import (
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
+
+    class SaveEveryNSteps(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step % settings["checkpoint_steps"] == 0:
+                control.should_save = True
 
     def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
         return [{"input_ids": row, "labels": int(label)} for row, label in zip(ids, labels, strict=True)]
@@ -100,7 +115,7 @@ def fine_tune(
         return {"accuracy": float(np.mean(np.argmax(prediction.predictions, axis=1) == prediction.label_ids))}
 
     args = TrainingArguments(
-        output_dir=str(workdir),
+        output_dir=str(checkpoints),
         num_train_epochs=settings["epochs"],
         per_device_train_batch_size=settings["batch_size"],
         per_device_eval_batch_size=settings["batch_size"] * 4,
@@ -116,6 +131,7 @@ def fine_tune(
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=1,  # with load_best_model_at_end, the best checkpoint is kept as well
+        restore_callback_states_from_checkpoint=True,  # early stopping's count survives a resume
         load_best_model_at_end=True,
         metric_for_best_model="accuracy",
         greater_is_better=True,
@@ -131,13 +147,28 @@ def fine_tune(
         eval_dataset=examples(*dev),
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=accuracy,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings["patience"])],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings["patience"]), SaveEveryNSteps()],
     )
-    trainer.train()
+    resume = last_complete_checkpoint(Path(checkpoints))
+    if resume is not None:
+        print(f"train_teacher: resuming from {resume} (step {resume.name.split('-')[-1]})")
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     dev_accuracy = [round(log["eval_accuracy"], 6) for log in trainer.state.log_history if "eval_accuracy" in log]
     best_epoch = 1 + int(np.argmax(dev_accuracy))
     summary = {"dev_accuracy_per_epoch": dev_accuracy, "epochs_trained": len(dev_accuracy), "best_epoch": best_epoch}
     return trainer.model, summary
+
+
+def last_complete_checkpoint(directory: Path) -> Path | None:
+    """The newest Trainer checkpoint that was written to the end (trainer_state.json comes last)."""
+    candidates = sorted(directory.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[-1]))
+    for candidate in reversed(candidates):
+        try:
+            json.loads((candidate / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue  # killed while saving
+        return candidate
+    return None
 
 
 def is_main_process() -> bool:

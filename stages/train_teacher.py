@@ -2,11 +2,12 @@
 
 Writes data/teacher/ in save_pretrained format (model and tokenizer), with id2label/label2id, and
 training.json: the dev accuracy after each epoch, the epochs trained and the epoch kept.
+Checkpoints go to .checkpoints/train_teacher-<key>/ every `teacher.checkpoint_steps` steps: a killed
+run resumes from the last one when `dvc repro` runs it again, and they are deleted once the outputs exist.
 Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/train_teacher.py`.
 """
 
-import tempfile
-
+from checkpoints import checkpoint_dir, remove
 from common import (
     DistilleryError,
     fraction,
@@ -40,6 +41,7 @@ def main() -> None:
         "warmup_ratio": fraction(params, "teacher.warmup_ratio", low_open=False),
         "weight_decay": float(param(params, "teacher.weight_decay")),
         "device": str(param(params, "teacher.device")),
+        "checkpoint_steps": positive(params, "teacher.checkpoint_steps", int),
     }
     if settings["device"] not in ("auto", "cpu", "cuda"):
         raise DistilleryError(f"params.yaml: 'teacher.device' must be auto, cpu or cuda, got {settings['device']!r}")
@@ -57,16 +59,16 @@ def main() -> None:
             f"at most {settings['epochs']} epochs, stopping after {settings['patience']} without a better "
             f"dev accuracy ({dev.num_rows} dev examples)"
         )
-        with tempfile.TemporaryDirectory() as workdir:
-            model, training = fine_tune(
-                model,
-                tokenizer,
-                (train["input_ids"].to_pylist(), train["label"].to_numpy()),
-                (dev["input_ids"].to_pylist(), dev["label"].to_numpy()),
-                settings,
-                seed,
-                workdir,
-            )
+        checkpoints = checkpoint_dir("train_teacher", params)
+        model, training = fine_tune(
+            model,
+            tokenizer,
+            (train["input_ids"].to_pylist(), train["label"].to_numpy()),
+            (dev["input_ids"].to_pylist(), dev["label"].to_numpy()),
+            settings,
+            seed,
+            checkpoints,
+        )
         print(
             f"train_teacher: trained {training['epochs_trained']} epochs, kept epoch {training['best_epoch']} "
             f"(dev accuracy per epoch {training['dev_accuracy_per_epoch']})"
@@ -92,6 +94,8 @@ def main() -> None:
             model.save_pretrained(out)
             tokenizer.save_pretrained(out)
             write_json(training, out / "training.json")
+        if should_fine_tune:
+            remove(checkpoints)
 
 
 if __name__ == "__main__":

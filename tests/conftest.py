@@ -17,7 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "stages"))
 
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/raw/README.md"]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw/README.md"]
 POSITIVE = ["good", "great", "excellent", "fun", "love", "superb", "moving", "brilliant"]
 NEGATIVE = ["bad", "awful", "boring", "hate", "poor", "dull", "weak", "terrible"]
 NEUTRAL = ["the", "movie", "was", "plot", "actors", "and", "film", "story", "a", "it", "with", "scenes"]
@@ -86,6 +86,7 @@ TINY_PARAMS = {
         "lr": 3.0e-3,
         "warmup_ratio": 0.1,
         "infer_batch_size": 32,
+        "checkpoint_steps": 3,  # several checkpoints per epoch, for the resume test
     },
     "augment": {"n_iter": 2},
     "student": {"dim": 16, "epochs": 3, "n_seeds": 2},
