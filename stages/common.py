@@ -33,11 +33,58 @@ def run_stage(main: Callable[[], None]) -> None:
         sys.exit(2)
 
 
+# Every key params.yaml may hold: top-level keys, and the keys of each section. The keys below
+# baselines' grids are checked by the stages that read them.
+KNOWN_PARAMS: dict[str, set[str] | None] = {
+    "lr": None,
+    "seed": None,
+    "data": {"source", "text_column", "label_column", "encoding", "max_examples", "balance"}
+    | {"test_fraction", "dev_fraction"},
+    "teacher": {"model", "fine_tune", "max_length", "epochs", "patience", "batch_size", "lr", "warmup_ratio"}
+    | {"weight_decay", "device", "checkpoint_steps", "infer_batch_size"},
+    "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},
+    "student": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}
+    | {"alpha"},
+    "baselines": {"fasttext_grid", "sklearn_grid"},
+    "compare": {"speed_examples"},
+}
+
+
 def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
     if not path.exists():
         raise DistilleryError(f"{path} not found: run the stage from the project root")
-    with path.open() as file:
-        return yaml.safe_load(file) or {}
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise DistilleryError(f"{path} is not valid YAML ({where}{getattr(error, 'problem', error)}); fix it") from None
+    if not isinstance(params, dict):
+        raise DistilleryError(f"{path} must be a mapping of sections (data:, teacher:, ...); fix it")
+    _reject_unknown_keys(params, path)
+    return params
+
+
+def _reject_unknown_keys(params: dict[str, Any], path: Path) -> None:
+    """A misspelled key (`studnet:`, `student.temprature`) would silently fall back to a default: refuse it."""
+    import difflib
+
+    for dotted, known in _keys_and_siblings(params):
+        if dotted.rsplit(".", 1)[-1] not in known:
+            prefix = dotted.rpartition(".")[0] + "." if "." in dotted else ""
+            close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], sorted(known), n=1)
+            hint = f"did you mean '{prefix}{close[0]}'?" if close else f"known here: {', '.join(sorted(known))}"
+            raise DistilleryError(f"{path}: unknown key '{dotted}' ({hint}); fix or remove it")
+
+
+def _keys_and_siblings(params: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:
+    """(dotted key, the keys allowed beside it) for every top-level and section key in params."""
+    for key, value in params.items():
+        yield str(key), set(KNOWN_PARAMS)
+        section = KNOWN_PARAMS.get(key)
+        if section is not None and isinstance(value, dict):
+            for name in value:
+                yield f"{key}.{name}", section
 
 
 def param(params: dict[str, Any], dotted: str) -> Any:

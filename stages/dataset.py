@@ -12,18 +12,21 @@ import pandas as pd
 
 from common import DistilleryError
 
+# Longer texts are cut to this many characters: past it, no student reads on (the bags stop at
+# 16,384 ids), and a stray megabyte-long row would only slow every stage down.
+MAX_TEXT_CHARS = 100_000
 FORMATS = (".csv", ".tsv", ".tsv.gz", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
 
 
-def read_source(source: str, columns: list[str]) -> pd.DataFrame:
-    """Load `columns` of the data file as strings."""
+def read_source(source: str, columns: list[str], encoding: str = "utf-8") -> pd.DataFrame:
+    """Load `columns` of the data file as strings; text files are decoded strictly as `encoding`."""
     path = Path(source)
     if not path.is_file():
         raise DistilleryError(
             f"data.source: file '{source}' not found; point it at a {', '.join(FORMATS)} file "
             "(relative to the project root, or absolute)"
         )
-    frame = _read_file(path)
+    frame = _read_file(path, encoding)
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DistilleryError(
@@ -33,22 +36,30 @@ def read_source(source: str, columns: list[str]) -> pd.DataFrame:
     return frame[columns].astype("string")
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path, encoding: str) -> pd.DataFrame:
     name = path.name.lower()
     try:
         if name.endswith((".tsv", ".tsv.gz")):
             # QUOTE_NONE: review TSVs such as Amazon's contain bare quote characters.
             return pd.read_csv(
-                path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, on_bad_lines="skip", encoding_errors="replace"
+                path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, on_bad_lines="skip", encoding=encoding
             )
         if name.endswith((".csv", ".csv.gz")):
-            # A few mis-encoded bytes in a scraped corpus become U+FFFD rather than stopping the run.
-            return pd.read_csv(path, dtype=str, encoding_errors="replace")
+            return pd.read_csv(path, dtype=str, encoding=encoding)
         if name.endswith(".parquet"):
             return pd.read_parquet(path)
         if name.endswith((".jsonl", ".jsonl.gz")):
-            return pd.read_json(path, lines=True, dtype=False)
-    except (ValueError, OSError, UnicodeDecodeError) as error:
+            return pd.read_json(path, lines=True, dtype=False, encoding=encoding)
+    except UnicodeDecodeError as error:
+        raise DistilleryError(
+            f"{path}: not {encoding} text ({error.reason} at byte {error.start}); re-save it as UTF-8 "
+            "(for example with iconv -f cp1252 -t utf-8), or set data.encoding to its encoding (latin-1, cp1252, ...)"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DistilleryError(
+            f"{path}: the file is empty; point data.source at a file with a header and rows"
+        ) from None
+    except (ValueError, OSError) as error:
         raise DistilleryError(
             f"{path}: could not be read ({error}); check that it is a valid {path.suffix} file"
         ) from None
@@ -65,8 +76,16 @@ class Cleaned:
 
 def clean(frame: pd.DataFrame, text_columns: list[str], label_column: str, source: str) -> Cleaned:
     """Join text columns, drop rows with missing/empty text or label and duplicate texts, map labels."""
+    if len(frame) == 0:
+        raise DistilleryError(f"{source}: no rows below the header; add labelled rows, or point data.source elsewhere")
     texts = frame[text_columns].fillna("").agg(" ".join, axis=1).str.strip()
     labels = frame[label_column].str.strip()
+    if (labels.isna() | (labels == "")).all():
+        raise DistilleryError(
+            f"{source}: column '{label_column}' is empty in every row; point data.label_column at the labels"
+        )
+    too_long = texts.str.len() > MAX_TEXT_CHARS
+    texts = texts.where(~too_long, texts.str.slice(0, MAX_TEXT_CHARS))
     usable = (texts != "") & labels.notna() & (labels != "")
     texts, labels = texts[usable], labels[usable]
     unique = ~texts.duplicated(keep="first")
@@ -75,6 +94,7 @@ def clean(frame: pd.DataFrame, text_columns: list[str], label_column: str, sourc
         "rows_read": len(frame),
         "dropped_missing_or_empty": int((~usable).sum()),
         "dropped_duplicate_text": int((~unique).sum()),
+        "truncated_long_texts": int(too_long.sum()),
     }
     if len(texts) == 0:
         raise DistilleryError(
@@ -117,6 +137,7 @@ def balance_and_split(
     test_fraction: float,
     dev_fraction: float,
     seed: int,
+    label_names: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row indices of train, dev and test, each shuffled.
 
@@ -137,16 +158,17 @@ def balance_and_split(
         kept[rng.permutation(len(labels))[:max_examples]] = True
         by_class = [rows[kept[rows]] for rows in by_class]
     train, dev, test = [], [], []
-    for rows in by_class:
+    for label, rows in enumerate(by_class):
         n_test = int(round(len(rows) * test_fraction))
         n_dev = int(round((len(rows) - n_test) * dev_fraction))
+        if min(n_test, n_dev, len(rows) - n_test - n_dev) == 0:
+            name = label_names[label] if label_names else label
+            raise DistilleryError(
+                f"class '{name}' has {len(rows)} example(s) here: too few for data.test_fraction {test_fraction} "
+                f"and data.dev_fraction {dev_fraction} to put one in each of train, dev and test; add examples "
+                "of it or drop it from the data (or raise data.max_examples, or the fractions)"
+            )
         test.append(rows[:n_test])
         dev.append(rows[n_test : n_test + n_dev])
         train.append(rows[n_test + n_dev :])
-    splits = [np.concatenate(parts) for parts in (train, dev, test)]
-    if any(len(rows) == 0 for rows in splits):
-        raise DistilleryError(
-            f"too few examples to split ({' / '.join(str(len(r)) for r in splits)} train / dev / test); "
-            "raise data.max_examples or adjust data.test_fraction and data.dev_fraction"
-        )
-    return tuple(rng.permutation(rows) for rows in splits)
+    return tuple(rng.permutation(np.concatenate(parts)) for parts in (train, dev, test))

@@ -3,6 +3,8 @@
 Writes data/prepared/{train,dev,test}.parquet (id, text, label), labels.json and stats.json.
 """
 
+import codecs
+
 import pyarrow as pa
 
 from common import (
@@ -16,7 +18,7 @@ from common import (
     write_json,
     write_parquet,
 )
-from dataset import balance_and_split, clean, example_id, read_source
+from dataset import MAX_TEXT_CHARS, balance_and_split, clean, example_id, read_source
 
 OUT = "data/prepared"
 
@@ -37,15 +39,18 @@ def main() -> None:
         raise DistilleryError(f"params.yaml: 'data.balance' must be true or false, got {balance!r}")
 
     print(f"prepare: reading {source}")
-    cleaned = clean(read_source(source, text_columns + [label_column]), text_columns, label_column, source)
+    encoding = str(param(params, "data.encoding"))
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DistilleryError(f"params.yaml: 'data.encoding' {encoding!r} is not a known text encoding") from None
+    columns = text_columns + [label_column]
+    cleaned = clean(read_source(source, columns, encoding), text_columns, label_column, source)
     num_classes = len(cleaned.label_names)
-    splits = dict(
-        zip(
-            ("train", "dev", "test"),
-            balance_and_split(cleaned.labels, num_classes, max_examples, balance, test_fraction, dev_fraction, seed),
-            strict=True,
-        )
+    indices = balance_and_split(
+        cleaned.labels, num_classes, max_examples, balance, test_fraction, dev_fraction, seed, cleaned.label_names
     )
+    splits = dict(zip(("train", "dev", "test"), indices, strict=True))
     report = cleaned.report | {"classes": num_classes} | {split: len(rows) for split, rows in splits.items()}
     print(
         f"prepare: {report['rows_read']} rows read, dropped {report['dropped_missing_or_empty']} with missing "
@@ -53,6 +58,8 @@ def main() -> None:
         f"{num_classes} classes {cleaned.label_names}; "
         f"{report['train']} train / {report['dev']} dev / {report['test']} test"
     )
+    if report["truncated_long_texts"]:
+        print(f"prepare: cut {report['truncated_long_texts']} texts longer than {MAX_TEXT_CHARS:,} characters")
 
     with staged_outputs(OUT) as out:
         for split, rows in splits.items():

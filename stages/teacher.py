@@ -7,6 +7,7 @@ scripts run on one CPU, one GPU, or many under `accelerate launch` / `torchrun`.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,21 @@ from teacher_files import resolve_model
 def _hub_error(name: str, error: Exception) -> DistilleryError:
     return DistilleryError(
         f"teacher.model: could not load '{name}' ({type(error).__name__}: {str(error).splitlines()[0]}); "
-        "use a local directory written by save_pretrained, or a hub id reachable from this machine"
+        "if it is a hub id, this machine may be offline or the id misspelled: save the model with "
+        "save_pretrained where the hub is reachable, and point teacher.model at that local directory"
     )
+
+
+def max_positions(name: str, tokenizer: Any) -> int:
+    """How many tokens the teacher can read: its position embeddings, or less where its tokenizer says so."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(resolve_model(name))
+    except (OSError, ValueError) as error:
+        raise _hub_error(name, error) from None
+    limits = [getattr(config, "max_position_embeddings", None), tokenizer.model_max_length]
+    return min(int(limit) for limit in limits if limit is not None and limit < 1_000_000)
 
 
 def load_tokenizer(name: str) -> Any:
@@ -37,7 +51,14 @@ def load_classifier(name: str, **config: Any) -> torch.nn.Module:
     from transformers import AutoModelForSequenceClassification
 
     try:
+        # trust_remote_code stays off: a checkpoint's own Python code never runs here.
         return AutoModelForSequenceClassification.from_pretrained(resolve_model(name), **config)
+    except pickle.UnpicklingError:
+        raise DistilleryError(
+            f"teacher.model: '{name}' has a pickle checkpoint (pytorch_model.bin) holding more than tensors; "
+            "it is only ever loaded with weights_only=True, so it was refused: convert it to safetensors "
+            "where you trust it (model.save_pretrained(directory))"
+        ) from None
     except (OSError, ValueError) as error:
         raise _hub_error(name, error) from None
 

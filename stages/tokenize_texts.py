@@ -12,8 +12,18 @@ and stats.json (per split: texts, mean ids of the whole text, texts truncated fo
 import numpy as np
 import pyarrow as pa
 
-from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json, write_parquet
-from teacher import frame_ids, load_tokenizer, tokenize
+from common import (
+    DistilleryError,
+    load_params,
+    param,
+    positive,
+    read_parquet,
+    run_stage,
+    staged_outputs,
+    write_json,
+    write_parquet,
+)
+from teacher import frame_ids, load_tokenizer, max_positions, tokenize
 
 IN, OUT = "data/prepared", "data/tokenized"
 FULL_TEXT_CAP = 16_384
@@ -24,6 +34,12 @@ def main() -> None:
     model_name = str(param(params, "teacher.model"))
     max_length = positive(params, "teacher.max_length", int)
     tokenizer = load_tokenizer(model_name)
+    limit = max_positions(model_name, tokenizer)
+    if max_length > limit:
+        raise DistilleryError(
+            f"params.yaml: 'teacher.max_length' is {max_length} but {model_name} reads at most {limit} tokens; "
+            f"set teacher.max_length to {limit} or less"
+        )
 
     stats = {}
     with staged_outputs(OUT) as out:
