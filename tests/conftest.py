@@ -125,6 +125,21 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return result
 
 
+def fails_cleanly(project: Path, script: str, *expected: str) -> str:
+    """Run a stage; it must exit 2 with one `error:` line holding `expected` and add nothing to data/."""
+    before = sorted(p.name for p in (project / "data").iterdir())
+    result = run(["python", *f"stages/{script}".split()], project, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: "), result.stderr
+    for fragment in expected:
+        assert fragment in message, message
+    after = sorted(p.name for p in (project / "data").iterdir())
+    assert after == before, f"partial output left behind: {sorted(set(after) - set(before))}"
+    return message
+
+
 def make_project(directory: Path, teacher: Path, data: pd.DataFrame | None = None) -> Path:
     """A git + DVC repo holding this project's pipeline, pointed at tiny data and the tiny teacher."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -12,22 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import make_project, ran_stages, run, tiny_reviews, update_params
-
-
-def fails_cleanly(project: Path, script: str, *expected: str) -> str:
-    """Run a stage; it must exit 2 with one `error:` line holding `expected` and add nothing to data/."""
-    before = sorted(p.name for p in (project / "data").iterdir())
-    result = run(["python", *f"stages/{script}".split()], project, check=False)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    message = result.stderr.strip().splitlines()[-1]
-    assert message.startswith("error: "), result.stderr
-    for fragment in expected:
-        assert fragment in message, message
-    after = sorted(p.name for p in (project / "data").iterdir())
-    assert after == before, f"partial output left behind: {sorted(set(after) - set(before))}"
-    return message
+from conftest import fails_cleanly, make_project, ran_stages, run, tiny_reviews, update_params
 
 
 def write_reviews(frame: pd.DataFrame) -> Callable[[Path], None]:
