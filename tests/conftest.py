@@ -169,7 +169,7 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
 
 
 TEACHER_SIDE = ["example_data", "prepare", "tokenize", "train_teacher", "teacher_logits", "augment", "transfer_logits"]
-STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare"]
+STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare", "export"]
 TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
 STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES
 

@@ -30,13 +30,14 @@ def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> No
 
 def test_a_student_only_param_leaves_the_autodidact_alone(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "student.loss=mse"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == ["compare", "train_student"]
+    assert sorted(ran_stages(output)) == ["compare", "export", "train_student"]
 
 
 def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "teacher.lr=0.002"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == [
         "compare",
+        "export",
         "teacher_logits",
         "train_student",
         "train_teacher",
@@ -50,12 +51,12 @@ def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced
 
 def test_a_baseline_grid_reruns_only_that_baseline(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "baselines.sklearn_grid.C=[0.5,2.0]"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == ["compare", "tune_sklearn"]
+    assert sorted(ran_stages(output)) == ["compare", "export", "tune_sklearn"]
 
 
 def test_an_augment_param_relabels_only_the_transfer_set(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "augment.p_ng=0.5"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == ["augment", "compare", "train_student", "transfer_logits"]
+    assert sorted(ran_stages(output)) == ["augment", "compare", "export", "train_student", "transfer_logits"]
     assert "Stage 'teacher_logits' didn't change, skipping" in output
 
 
@@ -240,7 +241,7 @@ def test_shuffled_test_labels_change_no_model_and_no_choice(reproduced_copy: Pat
     # Everything trained or chosen: models, teacher outputs, the bag models' kept epochs and dev scores.
     trained = ["data/teacher", "data/augmented", "data/student/models", "data/autodidact/models"]
     chosen_files = ["data/logits/train.parquet", "data/logits/dev.parquet", "data/logits/transfer.parquet"]
-    chosen_files += ["data/student/metrics.json", "data/autodidact/metrics.json"]
+    chosen_files += ["data/student/metrics.json", "data/autodidact/metrics.json", "data/export/bag/model.onnx"]
     before = file_digests(project, trained) | {path: (project / path).read_bytes() for path in chosen_files}
     tuned = {folder: json.loads((project / folder / "metrics.json").read_text()) for folder in TIMED[2:]}
     summary_before = (project / "data/compare/summary.json").read_text()
