@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,10 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 # The venv's dvc and python, whichever way the benchmark was started.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/raw/README.md"]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw/README.md"]
 
 
 def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None) -> Path:
@@ -59,3 +62,35 @@ def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
     if current:
         stages[current] = start + total - current_start
     return total, stages
+
+
+# Comparing a stage's outputs across runs (here and in tests/test_faults.py): these hold timings, which
+# no two runs share; compare's report and plot and the model card print them, so those files are skipped.
+TIMING_KEYS = ("train_seconds", "examples_per_s")
+TIMED_FILES = {"data/compare/report.md", "data/compare/learning_curves.png", "data/export/bag/README.md"}
+
+
+def _without_timings(node: object) -> object:
+    if isinstance(node, dict):
+        return {key: _without_timings(value) for key, value in node.items() if key not in TIMING_KEYS}
+    if isinstance(node, list):
+        return [_without_timings(value) for value in node]
+    return node
+
+
+def stage_outputs(project: Path, stage: str) -> dict[str, object]:
+    """Every file a stage writes (per dvc.yaml), as bytes, or as JSON with the timing fields dropped."""
+    definition = yaml.safe_load((project / "dvc.yaml").read_text())["stages"][stage]
+    declared = definition.get("outs", []) + definition.get("metrics", [])
+    contents: dict[str, object] = {}
+    for out in declared:
+        path = project / out
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            name = file.relative_to(project).as_posix()
+            if not file.is_file() or name in TIMED_FILES:
+                continue
+            data = file.read_bytes()
+            contents[name] = _without_timings(json.loads(data)) if file.suffix == ".json" else data
+    if not contents:
+        raise FileNotFoundError(f"{stage} has no outputs in {project}")
+    return contents

@@ -16,6 +16,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "stages"))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # project_copy: comparing stage outputs
 
 PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw/README.md"]
 POSITIVE = ["good", "great", "excellent", "fun", "love", "superb", "moving", "brilliant"]

@@ -15,36 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import make_project, run
-
-TIMING_KEYS = ("train_seconds", "examples_per_s")
-# compare's report and plot print throughputs measured on this run: only its numbers without timings compare.
-TIMED_FILES = {"data/compare/report.md", "data/compare/learning_curves.png"}
-
-
-def _without_timings(node: object) -> object:
-    if isinstance(node, dict):
-        return {key: _without_timings(value) for key, value in node.items() if key not in TIMING_KEYS}
-    if isinstance(node, list):
-        return [_without_timings(value) for value in node]
-    return node
-
-
-def stage_outputs(project: Path, stage: str) -> dict[str, object]:
-    """Every file a stage writes (per dvc.yaml), as bytes, or as JSON with the timing fields dropped."""
-    definition = yaml.safe_load((project / "dvc.yaml").read_text())["stages"][stage]
-    declared = definition.get("outs", []) + definition.get("metrics", [])
-    contents: dict[str, object] = {}
-    for out in declared:
-        path = project / out
-        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            name = file.relative_to(project).as_posix()
-            if not file.is_file() or name in TIMED_FILES:
-                continue
-            data = file.read_bytes()
-            contents[name] = _without_timings(json.loads(data)) if file.suffix == ".json" else data
-    assert contents, f"{stage} wrote nothing"
-    return contents
+from conftest import ALWAYS_RUNS, make_project, run
+from project_copy import stage_outputs
 
 
 def start(cmd: list[str], cwd: Path) -> subprocess.Popen:
@@ -82,7 +54,8 @@ def assert_clean(project: Path, *stages: str) -> None:
     """No scratch folders, no checkpoints, and `dvc status` (of `stages`, or all) has nothing to re-run."""
     assert scratch_folders(project) == []
     assert not (project / ".checkpoints").exists()
-    assert "up to date" in run(["dvc", "status", *stages], project).stdout
+    changed = json.loads(run(["dvc", "status", "--json", *stages], project).stdout)
+    assert {stage: why for stage, why in changed.items() if stage not in ALWAYS_RUNS} == {}
 
 
 # Loaded into every Python process of the run through PYTHONPATH; it acts only in a stage script, which it
