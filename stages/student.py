@@ -254,8 +254,8 @@ def train(
             lr_last,
             settings.recipe.grad_clip,
         )
-        dev_loss, dev_acc, _ = evaluate(model, dev.data, torch.from_numpy(dev.labels))
-        test_loss, test_acc, _ = evaluate(model, test.data, torch.from_numpy(test.labels))
+        dev_loss, dev_acc, _ = evaluate(model, dev.data, torch.tensor(dev.labels))
+        test_loss, test_acc, _ = evaluate(model, test.data, torch.tensor(test.labels))
         history.append(
             {
                 "epoch": epoch,
