@@ -53,7 +53,12 @@ def test_clean_joins_columns_drops_missing_and_duplicates_and_maps_labels() -> N
     assert cleaned.texts == ["Great film", "only body", "Bad film", "Meh"]
     assert cleaned.label_names == ["1", "3", "5"]
     assert cleaned.labels.tolist() == [2, 0, 0, 1]
-    assert cleaned.report == {"rows_read": 6, "dropped_missing_or_empty": 1, "dropped_duplicate_text": 1}
+    assert cleaned.report == {
+        "rows_read": 6,
+        "dropped_missing_or_empty": 1,
+        "dropped_duplicate_text": 1,
+        "truncated_long_texts": 0,
+    }
 
 
 def test_numeric_labels_sort_by_value_not_as_text() -> None:
