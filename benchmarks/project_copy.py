@@ -20,15 +20,22 @@ ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.envir
 PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw/README.md"]
 
 
-def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None) -> Path:
-    """Copy the pipeline into `directory`, let `prepare` add data or change params, commit it all."""
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, directory / name
+def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None, source: Path = ROOT) -> Path:
+    """Copy the pipeline into `directory`, let `prepare` add data or change params, commit it all.
+
+    From another project than this repo, its dvc.lock and data/raw come along, so that `dvc checkout`
+    against that project's cache restores its outputs.
+    """
+    names = PROJECT_FILES if source == ROOT else [*PROJECT_FILES, "dvc.lock", "data/raw"]
+    for name in names:
+        source_file, target = source / name, directory / name
+        if not source_file.exists():
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        if source_file.is_dir():
+            shutil.copytree(source_file, target, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
         else:
-            shutil.copy(source, target)
+            shutil.copy(source_file, target)
     if prepare:
         prepare(directory)
     for cmd in (

@@ -41,7 +41,7 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     "data": {"source", "text_column", "label_column", "encoding", "max_examples", "balance"}
     | {"test_fraction", "dev_fraction"},
     "teacher": {"model", "fine_tune", "max_length", "epochs", "patience", "batch_size", "lr", "warmup_ratio"}
-    | {"weight_decay", "device", "checkpoint_steps", "infer_batch_size"},
+    | {"weight_decay", "device", "checkpoint_steps", "infer_batch_size", "infer_precision"},
     "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},
     "student": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}
     | {"alpha"},

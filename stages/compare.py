@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from common import load_params, positive, read_json, read_parquet, run_stage, staged_outputs, write_json
+from common import load_params, param, positive, read_json, read_parquet, run_stage, staged_outputs, write_json
 from report import (
     accuracy_summary,
     examples_per_second,
@@ -21,7 +21,8 @@ from report import (
     rounded,
 )
 from student import evaluate, student_models
-from teacher import load_classifier, parameter_count, predict_logits
+from teacher import load_classifier, parameter_count
+from teacher_inference import TeacherScorer
 
 OUT = "data/compare"
 
@@ -35,13 +36,14 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray) -> dict:
     token_ids = test["input_ids"].to_pylist()[: positive(params, "compare.speed_examples", int)]
     pad_id = read_json("data/tokenized/vocab.json")["pad_id"]
     batch_size = positive(params, "teacher.infer_batch_size", int)
+    precision = str(param(params, "teacher.infer_precision"))
+    scorer = TeacherScorer(teacher, precision=precision)  # timed at the precision its logits were made with
     return {
         "accuracy": float(np.mean(teacher_pred == truth)),
         "dev_accuracy": float(np.mean(dev_pred == dev_truth)),
         "params": parameter_count(teacher),
-        "examples_per_s": examples_per_second(
-            lambda: predict_logits(teacher, token_ids, pad_id, batch_size), len(token_ids)
-        ),
+        "infer_precision": precision,
+        "examples_per_s": examples_per_second(lambda: scorer.logits(token_ids, pad_id, batch_size), len(token_ids)),
         "predictions": teacher_pred,
     } | read_json("data/teacher/training.json")
 

@@ -1,7 +1,7 @@
-"""The teacher: loading a checkpoint, tokenizing, fine-tuning (HF Trainer) and batched inference.
+"""The teacher: loading a checkpoint, tokenizing and fine-tuning (HF Trainer); inference is teacher_inference.py.
 
-Training and inference go through Hugging Face's Trainer and accelerate, so the same
-scripts run on one CPU, one GPU, or many under `accelerate launch` / `torchrun`.
+Training goes through Hugging Face's Trainer and accelerate, so the same script runs on one CPU,
+one GPU, or many under `accelerate launch` / `torchrun`.
 """
 
 from __future__ import annotations
@@ -174,58 +174,6 @@ def is_main_process() -> bool:
     from accelerate import PartialState
 
     return PartialState().is_main_process
-
-
-def length_sorted_batches(token_ids: list[list[int]], batch_size: int) -> list[np.ndarray]:
-    """Batches of indices of similar length, so padding (and wasted compute) stays small."""
-    order = np.argsort([len(ids) for ids in token_ids], kind="stable")
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-
-
-def pad_batch(token_ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(ids) for ids in token_ids)
-    input_ids = torch.full((len(token_ids), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(token_ids), width), dtype=torch.long)
-    for row, ids in enumerate(token_ids):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        attention_mask[row, : len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-
-@torch.inference_mode()
-def predict_logits(
-    model: torch.nn.Module,
-    token_ids: list[list[int]],
-    pad_id: int,
-    batch_size: int,
-    device: str = "auto",
-    progress: str | None = None,
-) -> np.ndarray:
-    """Teacher logits [N, C] in the input order.
-
-    Under `accelerate launch`/`torchrun` each process scores its share of the batches
-    and every process gets the full result back.
-    """
-    from accelerate import Accelerator
-    from tqdm import tqdm
-
-    accelerator = Accelerator(cpu=device == "cpu")
-    model = model.to(accelerator.device).eval()
-    batches = length_sorted_batches(token_ids, batch_size)
-    mine = batches[accelerator.process_index :: accelerator.num_processes]
-    scored = []
-    for rows in tqdm(mine, desc=progress, disable=progress is None or not accelerator.is_main_process):
-        inputs = pad_batch([token_ids[i] for i in rows], pad_id)
-        logits = model(**{k: v.to(accelerator.device) for k, v in inputs.items()}).logits
-        scored.append((rows, logits.float().cpu().numpy()))
-    if accelerator.num_processes > 1:
-        from accelerate.utils import gather_object
-
-        scored = gather_object(scored)
-    result = np.zeros((len(token_ids), model.config.num_labels), dtype=np.float32)
-    for rows, logits in scored:
-        result[rows] = logits
-    return result
 
 
 def parameter_count(model: torch.nn.Module) -> int:

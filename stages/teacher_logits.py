@@ -3,7 +3,8 @@
     python stages/teacher_logits.py train dev test   # the teacher_logits stage
     python stages/teacher_logits.py transfer         # the transfer_logits stage (data/augmented)
 
-Writes data/logits/<split>.parquet: id, logit_0 .. logit_{C-1} (float32), teacher_pred.
+Writes data/logits/<split>.parquet: id, logit_0 .. logit_{C-1} (float32), teacher_pred, scored at
+`teacher.infer_precision` (fp32, or the faster bf16 / int8 paths of teacher_inference.py).
 Two stages rather than one, so a new transfer set does not re-score train, dev and test.
 """
 
@@ -23,7 +24,8 @@ from common import (
     staged_outputs,
     write_parquet,
 )
-from teacher import is_main_process, load_classifier, predict_logits
+from teacher import is_main_process, load_classifier
+from teacher_inference import TeacherScorer
 
 TEACHER, OUT = "data/teacher", "data/logits"
 INPUTS = {
@@ -50,14 +52,15 @@ def main() -> None:
     params = load_params()
     batch_size = positive(params, "teacher.infer_batch_size", int)
     device = str(param(params, "teacher.device"))
+    precision = str(param(params, "teacher.infer_precision"))
     pad_id = read_json("data/tokenized/vocab.json")["pad_id"]
-    model = load_classifier(f"./{TEACHER}")
+    scorer = TeacherScorer(load_classifier(f"./{TEACHER}"), device, precision)
 
     tables = {}
     for split in splits:
         examples = read_parquet(INPUTS[split])
         token_ids = examples["input_ids"].to_pylist()
-        logits = predict_logits(model, token_ids, pad_id, batch_size, device, progress=f"teacher_logits {split}")
+        logits = scorer.logits(token_ids, pad_id, batch_size, progress=f"teacher_logits {split} ({precision})")
         tables[split] = logits_table(examples["id"], logits)
         if "label" in examples.column_names:
             accuracy = np.mean(tables[split]["teacher_pred"].to_numpy() == examples["label"].to_numpy())

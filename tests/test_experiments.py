@@ -50,6 +50,21 @@ def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced
     )
 
 
+def test_an_inference_precision_rescores_without_retraining_the_teacher(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "teacher.infer_precision=int8"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["compare", "export", "teacher_logits", "train_student", "transfer_logits"]
+    metrics = json.loads((reproduced_copy / "data/compare/metrics.json").read_text())
+    assert metrics["teacher"]["infer_precision"] == "int8"
+
+    # Deterministic for a given precision: scoring again gives the same bytes.
+    def logits_md5() -> dict[str, str]:
+        return {path: md5 for path, md5 in lock_outs(reproduced_copy).items() if path.startswith("data/logits")}
+
+    before = logits_md5()
+    run(["dvc", "repro", "--force", "--single-item", "teacher_logits", "transfer_logits"], reproduced_copy)
+    assert logits_md5() == before and len(before) == 4
+
+
 def test_a_baseline_grid_reruns_only_that_baseline(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "baselines.sklearn_grid.C=[0.5,2.0]"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == ["compare", "export", "tune_sklearn"]

@@ -10,15 +10,9 @@ import torch
 
 from common import DistilleryError
 from conftest import run, update_params
-from teacher import (
-    length_sorted_batches,
-    load_classifier,
-    load_tokenizer,
-    pad_batch,
-    predict_logits,
-    tokenize,
-)
+from teacher import load_classifier, load_tokenizer, tokenize
 from teacher_files import BUNDLED_TEACHER, resolve_model
+from teacher_inference import TeacherScorer, check_precision, length_sorted_batches, pad_batch
 
 
 def test_bundled_teacher_resolves_to_the_packaged_minilm() -> None:
@@ -67,11 +61,36 @@ def test_batched_logits_match_one_at_a_time_in_input_order(tiny_teacher: Path) -
     model = load_classifier(str(tiny_teacher), num_labels=3).eval()
     tokenizer = load_tokenizer(str(tiny_teacher))
     ids = tokenize(tokenizer, ["good", "the plot was awful and boring", "fun film", "a"], 16)
-    batched = predict_logits(model, ids, tokenizer.pad_token_id, batch_size=3)
+    batched = TeacherScorer(model).logits(ids, tokenizer.pad_token_id, batch_size=3)
     with torch.no_grad():
         single = np.stack([model(input_ids=torch.tensor([row])).logits[0].numpy() for row in ids])
     assert batched.shape == (4, 3) and batched.dtype == np.float32
     np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_a_faster_precision_stays_close_to_fp32_and_repeats_exactly(tiny_teacher: Path, precision: str) -> None:
+    tokenizer = load_tokenizer(str(tiny_teacher))
+    texts = [f"review {i}: " + "the plot was awful and boring but fun " * (i % 7) for i in range(40)]
+    ids = tokenize(tokenizer, texts, 64)
+
+    def logits(precision: str) -> np.ndarray:
+        torch.manual_seed(0)  # the same random head each time
+        return TeacherScorer(load_classifier(str(tiny_teacher), num_labels=3), precision=precision).logits(ids, 0, 16)
+
+    reference, faster = logits("fp32"), logits(precision)
+    assert faster.shape == reference.shape and faster.dtype == np.float32
+    assert not np.array_equal(faster, reference)  # the faster path really ran
+    scale = np.abs(reference).max()
+    assert np.abs(faster - reference).max() <= 0.05 * scale
+    np.testing.assert_array_equal(logits(precision), faster)
+
+
+def test_int8_on_a_gpu_and_unknown_precisions_are_clear_errors() -> None:
+    with pytest.raises(DistilleryError, match="teacher.infer_precision.*one of"):
+        check_precision("fp16", "auto")
+    with pytest.raises(DistilleryError, match="int8' runs on the CPU.*use bf16 on a GPU"):
+        check_precision("int8", "cuda")
 
 
 @pytest.fixture
