@@ -4,52 +4,46 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from common import DistilleryError
 
 # Longer texts are cut to this many characters: past it, no student reads on (the bags stop at
 # 16,384 ids), and a stray megabyte-long row would only slow every stage down.
 MAX_TEXT_CHARS = 100_000
+CHUNK_ROWS = 20_000  # rows read at a time
 FORMATS = (".csv", ".tsv", ".tsv.gz", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
 
 
-def read_source(source: str, columns: list[str], encoding: str = "utf-8") -> pd.DataFrame:
-    """Load `columns` of the data file as strings; text files are decoded strictly as `encoding`."""
+def read_chunks(
+    source: str, columns: list[str], encoding: str = "utf-8", chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """`columns` of the data file as strings, `chunk_rows` rows at a time; text is decoded strictly as `encoding`.
+
+    Streaming keeps prepare's memory flat however many rows the file has (benchmarks/prepare_memory.py).
+    """
     path = Path(source)
     if not path.is_file():
         raise DistilleryError(
             f"data.source: file '{source}' not found; point it at a {', '.join(FORMATS)} file "
             "(relative to the project root, or absolute)"
         )
-    frame = _read_file(path, encoding)
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise DistilleryError(
-            f"{source}: column(s) {missing} not found (it has {list(frame.columns)[:20]}); "
-            "set data.text_column / data.label_column in params.yaml"
-        )
-    return frame[columns].astype("string")
-
-
-def _read_file(path: Path, encoding: str) -> pd.DataFrame:
-    name = path.name.lower()
     try:
-        if name.endswith((".tsv", ".tsv.gz")):
-            # QUOTE_NONE: review TSVs such as Amazon's contain bare quote characters.
-            return pd.read_csv(
-                path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, on_bad_lines="skip", encoding=encoding
-            )
-        if name.endswith((".csv", ".csv.gz")):
-            return pd.read_csv(path, dtype=str, encoding=encoding)
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path)
-        if name.endswith((".jsonl", ".jsonl.gz")):
-            return pd.read_json(path, lines=True, dtype=False, encoding=encoding)
+        for chunk in _chunks(path, encoding, chunk_rows, columns):
+            missing = [column for column in columns if column not in chunk.columns]
+            if missing:
+                raise DistilleryError(
+                    f"{source}: column(s) {missing} not found (it has {list(chunk.columns)[:20]}); "
+                    "set data.text_column / data.label_column in params.yaml"
+                )
+            yield chunk[columns].astype("string")
     except UnicodeDecodeError as error:
         raise DistilleryError(
             f"{path}: not {encoding} text ({error.reason} at byte {error.start}); re-save it as UTF-8 "
@@ -59,61 +53,124 @@ def _read_file(path: Path, encoding: str) -> pd.DataFrame:
         raise DistilleryError(
             f"{path}: the file is empty; point data.source at a file with a header and rows"
         ) from None
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, pa.ArrowException) as error:
         raise DistilleryError(
             f"{path}: could not be read ({error}); check that it is a valid {path.suffix} file"
         ) from None
-    raise DistilleryError(f"data.source: '{path}' has an unknown format; use one of {', '.join(FORMATS)}")
+
+
+def _chunks(path: Path, encoding: str, chunk_rows: int, columns: list[str]) -> Iterator[pd.DataFrame]:
+    name = path.name.lower()
+    if name.endswith((".tsv", ".tsv.gz")):
+        # QUOTE_NONE: review TSVs such as Amazon's contain bare quote characters.
+        options = {"sep": "\t", "quoting": csv.QUOTE_NONE, "on_bad_lines": "skip"}
+        with pd.read_csv(path, dtype=str, encoding=encoding, chunksize=chunk_rows, **options) as reader:
+            yield from reader  # a header with no rows gives one empty chunk, so its columns are checked
+    elif name.endswith((".csv", ".csv.gz")):
+        with pd.read_csv(path, dtype=str, encoding=encoding, chunksize=chunk_rows) as reader:
+            yield from reader
+    elif name.endswith(".parquet"):
+        file = pq.ParquetFile(path)
+        wanted = columns if set(columns) <= set(file.schema_arrow.names) else None  # else all, for the error
+        if file.metadata.num_rows == 0:
+            yield file.schema_arrow.empty_table().to_pandas()
+        for batch in file.iter_batches(batch_size=chunk_rows, columns=wanted):
+            yield batch.to_pandas()
+    elif name.endswith((".jsonl", ".jsonl.gz")):
+        with pd.read_json(path, lines=True, dtype=False, encoding=encoding, chunksize=chunk_rows) as reader:
+            yield from reader
+    else:
+        raise DistilleryError(f"data.source: '{path}' has an unknown format; use one of {', '.join(FORMATS)}")
+
+
+def clean_texts(frame: pd.DataFrame, text_columns: list[str], label_column: str) -> tuple[pd.Series, pd.Series, int]:
+    """Text columns joined by a space and stripped, cut at MAX_TEXT_CHARS; labels stripped (may be missing);
+    and how many texts were cut."""
+    joined = frame[text_columns[0]].fillna("")
+    for column in text_columns[1:]:
+        joined = joined + " " + frame[column].fillna("")
+    joined = joined.str.strip()
+    too_long = int((joined.str.len() > MAX_TEXT_CHARS).sum())
+    return joined.str.slice(0, MAX_TEXT_CHARS), frame[label_column].str.strip(), too_long
 
 
 @dataclass
 class Cleaned:
-    texts: list[str]
+    """What prepare keeps: one entry per usable, first-seen text, in file order (texts are read again later)."""
+
+    rows: np.ndarray  # int64 row numbers in the data file (counting from 0 below the header)
     labels: np.ndarray  # int64 class ids
     label_names: list[str]
     report: dict[str, int] = field(default_factory=dict)
 
 
-def clean(frame: pd.DataFrame, text_columns: list[str], label_column: str, source: str) -> Cleaned:
-    """Join text columns, drop rows with missing/empty text or label and duplicate texts, map labels."""
-    if len(frame) == 0:
+def clean(chunks: Iterable[pd.DataFrame], text_columns: list[str], label_column: str, source: str) -> Cleaned:
+    """Drop rows with missing/empty text or label and repeated texts (the first is kept), map labels to ids.
+
+    One pass over the chunks that holds a few numbers per row, not the texts: a text is known by a
+    128-bit BLAKE2 digest (a chance collision among a billion texts is about 1e-21).
+    """
+    rows_read = truncated = labelled = 0
+    rows, label_codes, digests = [], [], []
+    codes: dict[str, int] = {}
+    for chunk in chunks:
+        texts, labels, cut = clean_texts(chunk, text_columns, label_column)
+        truncated += cut
+        has_label = labels.notna() & (labels != "")
+        labelled += int(has_label.sum())
+        usable = np.flatnonzero(((texts != "") & has_label).to_numpy(dtype=bool))
+        rows.append(rows_read + usable)
+        label_codes.append(np.array([codes.setdefault(label, len(codes)) for label in labels.iloc[usable]], np.int64))
+        digests += [hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest() for text in texts.iloc[usable]]
+        rows_read += len(chunk)
+    if rows_read == 0:
         raise DistilleryError(f"{source}: no rows below the header; add labelled rows, or point data.source elsewhere")
-    texts = frame[text_columns].fillna("").agg(" ".join, axis=1).str.strip()
-    labels = frame[label_column].str.strip()
-    if (labels.isna() | (labels == "")).all():
+    if labelled == 0:
         raise DistilleryError(
             f"{source}: column '{label_column}' is empty in every row; point data.label_column at the labels"
         )
-    too_long = texts.str.len() > MAX_TEXT_CHARS
-    texts = texts.where(~too_long, texts.str.slice(0, MAX_TEXT_CHARS))
-    usable = (texts != "") & labels.notna() & (labels != "")
-    texts, labels = texts[usable], labels[usable]
-    unique = ~texts.duplicated(keep="first")
-    texts, labels = texts[unique], labels[unique]
-    report = {
-        "rows_read": len(frame),
-        "dropped_missing_or_empty": int((~usable).sum()),
-        "dropped_duplicate_text": int((~unique).sum()),
-        "truncated_long_texts": int(too_long.sum()),
-    }
-    if len(texts) == 0:
+    usable_rows, usable_codes = np.concatenate(rows), np.concatenate(label_codes)
+    if len(usable_rows) == 0:
         raise DistilleryError(
             f"{source}: no usable rows after dropping missing/empty text and labels; "
             f"check data.text_column {text_columns} and data.label_column '{label_column}'"
         )
-    names = sorted(labels.unique(), key=_label_sort_key)
+    keys = np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(-1, 2)
+    first = np.sort(np.unique(keys, axis=0, return_index=True)[1])
+    kept_codes = usable_codes[first]
+    by_code = {code: label for label, code in codes.items()}
+    names = sorted({by_code[code] for code in np.unique(kept_codes)}, key=_label_sort_key)
     if len(names) < 2:
         raise DistilleryError(
             f"{source}: column '{label_column}' has {len(names)} class(es) after cleaning; "
             "a classifier needs at least 2: check data.label_column"
         )
-    index = {name: i for i, name in enumerate(names)}
-    return Cleaned(
-        texts=texts.tolist(),
-        labels=labels.map(index).to_numpy(dtype=np.int64),
-        label_names=[str(name) for name in names],
-        report=report,
-    )
+    class_of_code = np.full(len(codes), -1, np.int64)
+    for class_id, name in enumerate(names):
+        class_of_code[codes[name]] = class_id
+    report = {
+        "rows_read": rows_read,
+        "dropped_missing_or_empty": rows_read - len(usable_rows),
+        "dropped_duplicate_text": len(usable_rows) - len(first),
+        "truncated_long_texts": truncated,
+    }
+    return Cleaned(usable_rows[first], class_of_code[kept_codes], [str(name) for name in names], report)
+
+
+def texts_at(
+    chunks: Iterable[pd.DataFrame], rows: np.ndarray, text_columns: list[str], label_column: str
+) -> dict[int, str]:
+    """The cleaned texts of the given file rows: a second pass that holds only those texts."""
+    wanted = np.sort(rows)
+    texts: dict[int, str] = {}
+    start = 0
+    for chunk in chunks:
+        here = wanted[(wanted >= start) & (wanted < start + len(chunk))]
+        if len(here):
+            cleaned = clean_texts(chunk.iloc[here - start], text_columns, label_column)[0]
+            texts |= dict(zip(here.tolist(), cleaned.tolist(), strict=True))
+        start += len(chunk)
+    return texts
 
 
 def _label_sort_key(label: str) -> tuple[int, float, str]:

@@ -1,10 +1,11 @@
-"""Stage prepare: load the source, clean it, balance classes, shuffle, split.
+"""Stage prepare: read the source (streamed), clean it, balance classes, shuffle, split.
 
 Writes data/prepared/{train,dev,test}.parquet (id, text, label), labels.json and stats.json.
 """
 
 import codecs
 
+import numpy as np
 import pyarrow as pa
 
 from common import (
@@ -18,7 +19,7 @@ from common import (
     write_json,
     write_parquet,
 )
-from dataset import MAX_TEXT_CHARS, balance_and_split, clean, example_id, read_source
+from dataset import MAX_TEXT_CHARS, balance_and_split, clean, example_id, read_chunks, texts_at
 
 OUT = "data/prepared"
 
@@ -45,12 +46,16 @@ def main() -> None:
     except LookupError:
         raise DistilleryError(f"params.yaml: 'data.encoding' {encoding!r} is not a known text encoding") from None
     columns = text_columns + [label_column]
-    cleaned = clean(read_source(source, columns, encoding), text_columns, label_column, source)
+    # Two passes over the file, never all of it in memory: the first keeps a few numbers per row
+    # (what is usable, each text's digest, each label), the second the texts of the rows kept.
+    cleaned = clean(read_chunks(source, columns, encoding), text_columns, label_column, source)
     num_classes = len(cleaned.label_names)
     indices = balance_and_split(
         cleaned.labels, num_classes, max_examples, balance, test_fraction, dev_fraction, seed, cleaned.label_names
     )
     splits = dict(zip(("train", "dev", "test"), indices, strict=True))
+    kept_rows = np.concatenate([cleaned.rows[rows] for rows in splits.values()])
+    text_of_row = texts_at(read_chunks(source, columns, encoding), kept_rows, text_columns, label_column)
     report = cleaned.report | {"classes": num_classes} | {split: len(rows) for split, rows in splits.items()}
     print(
         f"prepare: {report['rows_read']} rows read, dropped {report['dropped_missing_or_empty']} with missing "
@@ -63,7 +68,7 @@ def main() -> None:
 
     with staged_outputs(OUT) as out:
         for split, rows in splits.items():
-            texts = [cleaned.texts[i] for i in rows]
+            texts = [text_of_row[row] for row in cleaned.rows[rows].tolist()]
             table = pa.table(
                 {
                     "id": pa.array([example_id(text) for text in texts], pa.string()),

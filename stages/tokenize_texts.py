@@ -9,6 +9,8 @@ the tokenizer adds around every text, such as [CLS] and [SEP], which a bag of wo
 and stats.json (per split: texts, mean ids of the whole text, texts truncated for the teacher).
 """
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 
@@ -27,6 +29,29 @@ from teacher import frame_ids, load_tokenizer, max_positions, tokenize
 
 IN, OUT = "data/prepared", "data/tokenized"
 FULL_TEXT_CAP = 16_384
+TOKENIZE_BATCH = 10_000
+
+
+def token_columns(
+    tokenizer: Any, texts: list[str], max_length: int
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, np.ndarray]:
+    """input_ids (cut at max_length) and full_ids as int32 Arrow lists, and each text's full length.
+
+    A batch at a time, so Python's lists of ids (about 30 bytes an id, against Arrow's 4) never
+    hold more than one batch.
+    """
+    input_ids, full_ids, lengths = [], [], []
+    for start in range(0, len(texts), TOKENIZE_BATCH):
+        batch = texts[start : start + TOKENIZE_BATCH]
+        full = tokenize(tokenizer, batch, FULL_TEXT_CAP)
+        batch_lengths = [len(ids) for ids in full]
+        # Tokenized again rather than cut, so the tokenizer closes each truncated text its own way.
+        cut = tokenize(tokenizer, batch, max_length) if max(batch_lengths) > max_length else full
+        input_ids.append(pa.array(cut, pa.list_(pa.int32())))
+        full_ids.append(pa.array(full, pa.list_(pa.int32())))
+        lengths += batch_lengths
+    int_lists = pa.list_(pa.int32())
+    return pa.chunked_array(input_ids, int_lists), pa.chunked_array(full_ids, int_lists), np.array(lengths)
 
 
 def main() -> None:
@@ -45,26 +70,22 @@ def main() -> None:
     with staged_outputs(OUT) as out:
         for split in ("train", "dev", "test"):
             prepared = read_parquet(f"{IN}/{split}.parquet")
-            texts = prepared["text"].to_pylist()
-            full_ids = tokenize(tokenizer, texts, FULL_TEXT_CAP)
-            lengths = np.array([len(ids) for ids in full_ids])
-            # Tokenized again rather than cut, so the tokenizer closes each truncated text its own way.
-            input_ids = tokenize(tokenizer, texts, max_length) if lengths.max() > max_length else full_ids
+            input_ids, full_ids, lengths = token_columns(tokenizer, prepared["text"].to_pylist(), max_length)
             stats[split] = {
-                "texts": len(texts),
+                "texts": prepared.num_rows,
                 "mean_ids": round(float(lengths.mean()), 1),
                 "truncated_for_teacher": int((lengths > max_length).sum()),
             }
             print(
-                f"tokenize: {split}: {len(texts)} texts, {stats[split]['mean_ids']} tokens on average; "
+                f"tokenize: {split}: {prepared.num_rows} texts, {stats[split]['mean_ids']} tokens on average; "
                 f"{stats[split]['truncated_for_teacher']} longer than teacher.max_length {max_length} are truncated "
                 "for the teacher (students read the whole text)"
             )
             table = pa.table(
                 {
                     "id": prepared["id"],
-                    "input_ids": pa.array(input_ids, pa.list_(pa.int32())),
-                    "full_ids": pa.array(full_ids, pa.list_(pa.int32())),
+                    "input_ids": input_ids,
+                    "full_ids": full_ids,
                     "label": prepared["label"],
                 }
             )

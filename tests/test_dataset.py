@@ -13,12 +13,12 @@ import pytest
 
 from common import DistilleryError
 from conftest import ROOT, run
-from dataset import balance_and_split, clean, example_id, read_source
+from dataset import balance_and_split, clean, example_id, read_chunks, texts_at
 
 
 def test_example_data_is_binary_fresh_and_rotten(tmp_path: Path) -> None:
     run([sys.executable, str(ROOT / "stages/example_data.py")], tmp_path)
-    frame = read_source(str(tmp_path / "data/example/rotten_tomatoes.parquet"), ["category", "text"])
+    frame = pd.concat(read_chunks(str(tmp_path / "data/example/rotten_tomatoes.parquet"), ["category", "text"]))
     assert set(frame["category"]) == {"fresh", "rotten"}
     assert (frame["category"] == "fresh").sum() == 7403
     assert (frame["category"] == "rotten").sum() == 5405
@@ -36,7 +36,7 @@ def test_every_format_reads_the_same_rows(tmp_path: Path, suffix: str) -> None:
         frame.to_csv(path, sep="\t", index=False, quoting=csv.QUOTE_NONE)
     else:
         frame.to_csv(path, index=False)
-    loaded = read_source(str(path), ["body", "stars"])
+    loaded = pd.concat(read_chunks(str(path), ["body", "stars"], chunk_rows=2))
     assert loaded["body"].tolist() == ['says "hi"', "b", "c"]
     assert loaded["stars"].tolist() == ["1", "2", "3"]
 
@@ -49,8 +49,9 @@ def test_clean_joins_columns_drops_missing_and_duplicates_and_maps_labels() -> N
             "stars": ["5", "1", "1", "5", "3", None],
         }
     ).astype("string")
-    cleaned = clean(frame, ["headline", "body"], "stars", "f.tsv")
-    assert cleaned.texts == ["Great film", "only body", "Bad film", "Meh"]
+    cleaned = clean([frame], ["headline", "body"], "stars", "f.tsv")
+    texts = texts_at([frame], cleaned.rows, ["headline", "body"], "stars")
+    assert [texts[row] for row in cleaned.rows] == ["Great film", "only body", "Bad film", "Meh"]
     assert cleaned.label_names == ["1", "3", "5"]
     assert cleaned.labels.tolist() == [2, 0, 0, 1]
     assert cleaned.report == {
@@ -61,9 +62,36 @@ def test_clean_joins_columns_drops_missing_and_duplicates_and_maps_labels() -> N
     }
 
 
+def test_reading_in_chunks_keeps_what_reading_at_once_keeps(tmp_path: Path) -> None:
+    """prepare streams the file; chunk borders must not change which rows, labels and texts it keeps."""
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "film", "plot", '"quoted"', "x" * 120_000]  # duplicates, and texts past the cap
+    frame = pd.DataFrame(
+        {
+            "headline": rng.choice(["Great", "", "Meh"], 500),
+            "body": [" ".join(rng.choice(words, rng.integers(0, 4))) for _ in range(500)],
+            "stars": rng.choice(["1", "2", "10", "", " 2 "], 500),
+        }
+    )
+    path = tmp_path / "reviews.tsv.gz"
+    frame.to_csv(path, sep="\t", index=False, quoting=csv.QUOTE_NONE)
+    columns, text_columns = ["headline", "body", "stars"], ["headline", "body"]
+
+    def cleaned(chunk_rows: int) -> tuple:
+        kept = clean(read_chunks(str(path), columns, chunk_rows=chunk_rows), text_columns, "stars", "f")
+        texts = texts_at(read_chunks(str(path), columns, chunk_rows=chunk_rows), kept.rows, text_columns, "stars")
+        return kept.rows.tolist(), kept.labels.tolist(), kept.label_names, kept.report, texts
+
+    at_once = cleaned(10_000)
+    assert at_once[3]["dropped_duplicate_text"] > 100 and at_once[3]["truncated_long_texts"] > 10
+    assert at_once[2] == ["1", "2", "10"]
+    for chunk_rows in (1, 7, 64):
+        assert cleaned(chunk_rows) == at_once
+
+
 def test_numeric_labels_sort_by_value_not_as_text() -> None:
     frame = pd.DataFrame({"t": [f"text {i}" for i in range(4)], "y": ["10", "2", "1", "2"]}).astype("string")
-    assert clean(frame, ["t"], "y", "f").label_names == ["1", "2", "10"]
+    assert clean([frame], ["t"], "y", "f").label_names == ["1", "2", "10"]
 
 
 def test_balance_follows_seed_000_rule_and_splits_are_stratified() -> None:
