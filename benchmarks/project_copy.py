@@ -20,13 +20,14 @@ ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.envir
 PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw/README.md"]
 
 
-def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None, source: Path = ROOT) -> Path:
-    """Copy the pipeline into `directory`, let `prepare` add data or change params, commit it all.
+def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None, source: Path | None = None) -> Path:
+    """Copy this repo's pipeline into `directory`, let `prepare` add data or change params, commit it all.
 
-    From another project than this repo, its dvc.lock and data/raw come along, so that `dvc checkout`
-    against that project's cache restores its outputs.
+    With `source`, a project that has run: its dvc.lock and data/raw come along too, so that
+    `dvc checkout` against that project's cache restores its outputs.
     """
-    names = PROJECT_FILES if source == ROOT else [*PROJECT_FILES, "dvc.lock", "data/raw"]
+    names = PROJECT_FILES if source is None else [*PROJECT_FILES, "dvc.lock", "data/raw"]
+    source = source or ROOT
     for name in names:
         source_file, target = source / name, directory / name
         if not source_file.exists():
