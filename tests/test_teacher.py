@@ -76,7 +76,8 @@ def test_a_faster_precision_stays_close_to_fp32_and_repeats_exactly(tiny_teacher
 
     def logits(precision: str) -> np.ndarray:
         torch.manual_seed(0)  # the same random head each time
-        return TeacherScorer(load_classifier(str(tiny_teacher), num_labels=3), precision=precision).logits(ids, 0, 16)
+        model = load_classifier(str(tiny_teacher), num_labels=3)
+        return TeacherScorer(model, precision=precision).logits(ids, tokenizer.pad_token_id, batch_size=16)
 
     reference, faster = logits("fp32"), logits(precision)
     assert faster.shape == reference.shape and faster.dtype == np.float32
