@@ -33,6 +33,10 @@ def run_stage(main: Callable[[], None]) -> None:
         sys.exit(2)
 
 
+# The keys every architecture that reads word order has in its section (encoders.Budget and losses.Loss).
+ENCODER_KEYS = {"n_seeds", "epochs", "patience", "batch_size", "lr", "weight_decay", "warmup_ratio", "transfer"}
+ENCODER_KEYS |= {"loss", "temperature", "alpha", "model"}  # model: the architecture's own keys
+
 # Every key params.yaml may hold: top-level keys, and the keys of each section. The keys below
 # baselines' grids are checked by the stages that read them.
 KNOWN_PARAMS: dict[str, set[str] | None] = {
@@ -45,6 +49,8 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},
     "student": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}
     | {"alpha"},
+    "bilstm": ENCODER_KEYS,
+    "transformer": ENCODER_KEYS,
     "baselines": {"fasttext_grid", "sklearn_grid"},
     "compare": {"speed_examples"},
 }

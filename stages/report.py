@@ -86,6 +86,26 @@ def examples_per_second(predict: Callable[[], object], num_examples: int, min_se
             return calls * num_examples / elapsed
 
 
+def median_latency_ms(score_one: Callable[[int], object], count: int) -> float:
+    """Median wall time of score_one(i) for i < count, one text at a time on one thread (after 10 warm-ups):
+    what a service answering one request at a time sees."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for i in range(min(10, count)):
+            score_one(i)
+        times = []
+        for i in range(count):
+            start = time.perf_counter()
+            score_one(i)
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return 1000 * float(np.median(times))
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -115,6 +135,44 @@ def plot_learning_curves(histories: dict[str, object], teacher_accuracy: float, 
     plt.close(figure)
 
 
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the (latency, accuracy) points no other point beats on both, fastest first."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -1.0
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def plot_pareto(board: Any, path: Path) -> None:
+    """Test accuracy against single-text latency (log scale), every model labelled, the Pareto front joined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = list(zip(board["latency_ms"], board["accuracy"], strict=True))
+    front = pareto_front(points)
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=100)
+    axis.scatter(board["latency_ms"], board["accuracy"], color="tab:blue")
+    axis.plot([points[i][0] for i in front], [points[i][1] for i in front], color="tab:orange", label="Pareto front")
+    for name, (latency, accuracy) in zip(board["model"], points, strict=True):
+        axis.annotate(
+            MODEL_TITLES.get(name, name), (latency, accuracy), fontsize=7, xytext=(4, 2), textcoords="offset points"
+        )
+    axis.set_xscale("log")
+    axis.set_xlabel("single-text latency, ms (one thread; log scale)")
+    axis.set_ylabel("test accuracy")
+    axis.set_title("Accuracy against latency")
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)
+
+
 def _accuracy(row: dict) -> str:
     sd = row.get("accuracy_sd")
     return f"{row['accuracy']:.4f}" + (f" ± {sd:.4f}" if sd else "")
@@ -131,6 +189,10 @@ def _setting(chosen: dict) -> str:
 
 MODEL_TITLES = {
     "teacher": "teacher",
+    "transformer_student": "transformer student (distilled)",
+    "transformer_autodidact": "transformer autodidact (its hard-label twin)",
+    "bilstm_student": "BiLSTM student (distilled)",
+    "bilstm_autodidact": "BiLSTM autodidact (its hard-label twin)",
     "student": "bag student (distilled)",
     "autodidact": "bag autodidact (its hard-label twin)",
     "fasttext": "fastText C++, the student's budget",
@@ -138,6 +200,12 @@ MODEL_TITLES = {
     "sklearn": "scikit-learn n-grams + logistic regression, tuned on dev",
 }
 BASELINES = ("fasttext", "fasttext_tuned", "sklearn")
+# Each distilled student and its hard-label twin. The bag's keep their first names, "student" and "autodidact".
+TWINS = {
+    "student": "autodidact",
+    "bilstm_student": "bilstm_autodidact",
+    "transformer_student": "transformer_autodidact",
+}
 
 
 def render_report(results: dict, params: dict, test_size: int, label_names: list[str]) -> str:
@@ -145,23 +213,32 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
     teacher, student = results["teacher"], results["student"]
     versus = results["student_vs_autodidact"]
     seeds = list(versus["mcnemar_p_per_seed"])
-    base = results["autodidact"]["accuracy"]
 
     def speed(row: dict) -> str:
         return f"{row['examples_per_s']:,.0f} ({row['examples_per_s'] / teacher['examples_per_s']:,.0f}x)"
 
+    def against_twin(name: str) -> str:
+        if name not in TWINS:
+            return ""
+        pair = results[f"{name}_vs_autodidact"]
+        ps = ", ".join(p_value(p) for p in pair["mcnemar_p_per_seed"].values())
+        return f"{100 * pair['delta']:+.1f} (p {ps})"
+
     rows = []
     for name, title in MODEL_TITLES.items():
         row = results[name]
-        dev = row.get("dev_accuracy")
+        dev, latency, disk = row.get("dev_accuracy"), row.get("latency_ms"), row.get("disk_mb")
         rows.append(
             [
                 title,
                 _accuracy(row),
                 "" if dev is None else f"{dev:.4f}",
-                f"{100 * (row['accuracy'] - base):+.1f}",
+                against_twin(name),
+                f"{100 * (row['accuracy'] - teacher['accuracy']):+.1f}",
                 f"{row['params']:,}",
+                "" if disk is None else f"{disk:,.1f}",
                 speed(row),
+                "" if latency is None else f"{latency:.2f} ({teacher['latency_ms'] / latency:,.1f}x)",
                 row.get("note", ""),
             ]
         )
@@ -170,12 +247,31 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             "model",
             "test accuracy (mean ± sd over seeds)",
             "dev accuracy",
-            "Δ vs autodidact (points)",
+            "Δ vs its twin, points (McNemar p per seed)",
+            "Δ vs teacher",
             "parameters",
-            "examples/s (vs teacher)",
+            "size (MB)",
+            "examples/s, batched (vs teacher)",
+            "latency, ms, one text on one thread (speed-up)",
             "settings",
         ],
         rows,
+    )
+    pairs = markdown_table(
+        ["student", "Δ vs twin (points)", "bootstrap 95% interval", "McNemar p per seed", "agreement with teacher"],
+        [
+            [
+                MODEL_TITLES[student],
+                f"{100 * results[f'{student}_vs_autodidact']['delta']:+.2f}",
+                "[{:+.2f}, {:+.2f}]".format(*(100 * x for x in results[f"{student}_vs_autodidact"]["delta_ci95"])),
+                ", ".join(
+                    f"{seed}: {p_value(p)}"
+                    for seed, p in results[f"{student}_vs_autodidact"]["mcnemar_p_per_seed"].items()
+                ),
+                f"{results[student]['agreement_with_teacher']:.4f}",
+            ]
+            for student in TWINS
+        ],
     )
     low, high = versus["delta_ci95"]
     significance = markdown_table(
@@ -208,11 +304,15 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             f"dim {param(params, 'student.dim')}, at most {param(params, 'student.epochs')} epochs; the student's "
             f"loss is {param(params, 'student.loss')} (T={param(params, 'student.temperature')}, "
             f"alpha={param(params, 'student.alpha')}) over {student['train_examples']:,} examples with the "
-            "transfer set.",
+            "transfer set. " + " ".join(encoder_setup(results, params, arch) for arch in ("transformer", "bilstm")),
             "",
             table,
             "",
-            "## Student against its twin",
+            "## Each student against its twin",
+            "",
+            pairs,
+            "",
+            "The bag student in more detail:",
             "",
             significance,
             "",
@@ -234,6 +334,13 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             f"- Bag models, epochs trained per seed (at most {param(params, 'student.epochs')}, patience "
             f"{param(params, 'student.patience')}): student {_setting(results['student']['epochs_trained_per_seed'])}; "
             f"autodidact {_setting(results['autodidact']['epochs_trained_per_seed'])}.",
+            *[
+                f"- {MODEL_TITLES[name]}: epochs trained per seed "
+                f"{_setting(results[name]['epochs_trained_per_seed'])}, "
+                f"kept {_setting(results[name]['best_epoch_per_seed'])}."
+                for name in MODEL_TITLES
+                if name.startswith(("transformer", "bilstm"))
+            ],
             "- The defaults in params.yaml (lr, recipe, temperature, alpha, epochs, n_iter) come from the dev sweep "
             "in the README.",
             "",
@@ -242,10 +349,27 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             verdict(results),
             "",
             "Examples/s: batched inference on this machine, measured side by side (fastText: its own `predict`, "
-            "one thread); they vary from run to run. Learning curves (mean over seeds): `learning_curves.png`, "
-            "or `dvc plots show`.",
+            "one thread); latency: the median over single test texts, one thread, from token ids (tokenizing "
+            "excluded; the teacher at its `infer_precision`). Both vary from run to run. Accuracy against latency: "
+            "`pareto.png`; learning curves (mean over seeds): `learning_curves.png`; or `dvc plots show`.",
             "",
         ]
+    )
+
+
+def encoder_setup(results: dict, params: dict, arch: str) -> str:
+    """One sentence on how an architecture was trained."""
+    student = results[f"{arch}_student"]
+    seeds = len(student["accuracy_per_seed"])
+    shape = (
+        f"layers {param(params, 'transformer.model.layers')} of the teacher"
+        if arch == "transformer"
+        else "one BiLSTM layer"
+    )
+    return (
+        f"{arch}: {shape}, {seeds} seed{'s' * (seeds > 1)}, at most {param(params, f'{arch}.epochs')} epochs, "
+        f"loss {param(params, f'{arch}.loss')} (T={param(params, f'{arch}.temperature')}, "
+        f"alpha={param(params, f'{arch}.alpha')}) over {student['train_examples']:,} examples."
     )
 
 

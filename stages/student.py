@@ -16,12 +16,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm import tqdm
 
 from bag_kernel import LOSS_KINDS, sgd_epoch
-from common import DistilleryError, fraction, optional_positive, param, positive
-
-HISTORY_COLUMNS = ("epoch", "seeds", "train_loss", "train_acc", "dev_loss", "dev_acc", "test_loss", "test_acc")
+from common import DistilleryError, optional_positive, param, positive
+from losses import Loss
+from training import fit
 
 
 @dataclass(frozen=True)
@@ -39,19 +38,6 @@ RECIPES = {
     "seed000": Recipe(init="positive", frame_tokens=True, schedule="step", step_decay=0.5, grad_clip=1.0),
     "fasttext": Recipe(init="symmetric", frame_tokens=False, schedule="linear", step_decay=1.0, grad_clip=0.0),
 }
-
-
-@dataclass(frozen=True)
-class Loss:
-    """`kind` is ce (hard labels only), kl (T^2 * KL to the teacher at temperature T) or mse (to raw logits);
-    `alpha` weighs the hard-label cross-entropy mixed into a soft loss."""
-
-    kind: str
-    temperature: float = 1.0
-    alpha: float = 0.0
-
-
-AUTODIDACT_LOSS = Loss("ce")
 
 
 class BagOfEmbeddings(nn.Module):
@@ -224,20 +210,18 @@ def train(
     seed: int,
     desc: str,
 ) -> tuple[list[dict[str, float]], int]:
-    """SGD for at most settings.epochs epochs, stopping once dev accuracy has not improved for
-    settings.patience epochs; keeps the weights of the epoch with the best dev accuracy.
+    """The shared loop (training.fit), with an epoch of the compiled SGD kernel as its step.
 
-    Returns the per-epoch history (test columns are recorded, never looked at) and the kept epoch.
-    Rows labelled -1 (the transfer set) count in the loss but not in the training accuracy.
+    Returns the per-epoch history and the kept epoch (the best on dev). Rows labelled -1 (the
+    transfer set) count in the loss but not in the training accuracy.
     """
     rng = np.random.default_rng(seed)
     embedding, weight, bias = (p.detach().numpy() for p in model.parameters())
     targets = np.ascontiguousarray(targets, dtype=np.float64)
-    labelled = max(int((train_labels >= 0).sum()), 1)
-    history, best, best_epoch = [], None, 0
-    for epoch in tqdm(range(1, settings.epochs + 1), desc=desc, unit="epoch"):
+
+    def epoch_of_sgd(epoch: int) -> tuple[float, int]:
         lr_first, lr_last = settings.lr_range(epoch)
-        total_loss, correct = sgd_epoch(
+        return sgd_epoch(
             embedding,
             weight,
             bias,
@@ -254,42 +238,13 @@ def train(
             lr_last,
             settings.recipe.grad_clip,
         )
-        dev_loss, dev_acc, _ = evaluate(model, dev.data, torch.tensor(dev.labels))
-        test_loss, test_acc, _ = evaluate(model, test.data, torch.tensor(test.labels))
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": total_loss / train_data.size,
-                "train_acc": correct / labelled,
-                "dev_loss": dev_loss,
-                "dev_acc": dev_acc,
-                "test_loss": test_loss,
-                "test_acc": test_acc,
-            }
-        )
-        if best is None or dev_acc > history[best_epoch - 1]["dev_acc"]:
-            best, best_epoch = {k: v.clone() for k, v in model.state_dict().items()}, epoch
-        elif settings.patience is not None and epoch - best_epoch >= settings.patience:
-            break
-    model.load_state_dict(best)
-    return history, best_epoch
 
+    def scored(model: BagOfEmbeddings, split: str) -> tuple[float, float]:
+        chosen = dev if split == "dev" else test
+        return evaluate(model, chosen.data, torch.tensor(chosen.labels))[:2]
 
-def write_history(history: list[dict[str, float]], path: Path) -> None:
-    lines = [",".join(HISTORY_COLUMNS)]
-    for row in history:
-        lines.append(",".join(str(row[k]) if k in ("epoch", "seeds") else f"{row[k]:.6f}" for k in HISTORY_COLUMNS))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
-    """The per-epoch mean over the seeds that trained that epoch (early stopping ends seeds at different epochs)."""
-    rows = []
-    for epoch in range(max(len(history) for history in histories)):
-        running = [history[epoch] for history in histories if len(history) > epoch]
-        means = {key: float(np.mean([row[key] for row in running])) for key in HISTORY_COLUMNS[2:]}
-        rows.append({"epoch": epoch + 1, "seeds": len(running)} | means)
-    return rows
+    labelled = int((train_labels >= 0).sum())
+    return fit(model, epoch_of_sgd, scored, train_data.size, labelled, settings.epochs, settings.patience, desc)
 
 
 def student_models(role: str) -> dict[int, BagOfEmbeddings]:
@@ -298,10 +253,3 @@ def student_models(role: str) -> dict[int, BagOfEmbeddings]:
     if not paths:
         raise DistilleryError(f"data/{role}/models has no models: run 'dvc repro' to build them")
     return {int(path.stem[5:]): load_student(path) for path in paths}
-
-
-def student_loss_from_params(params: dict) -> Loss:
-    kind = param(params, "student.loss")
-    if kind not in ("mse", "kl"):
-        raise DistilleryError(f"params.yaml: 'student.loss' must be 'mse' or 'kl', got {kind!r}")
-    return Loss(kind, positive(params, "student.temperature"), fraction(params, "student.alpha", low_open=False))

@@ -23,29 +23,18 @@ from common import (
     staged_outputs,
     write_json,
 )
+from losses import AUTODIDACT_LOSS, Loss
 from student import (
-    AUTODIDACT_LOSS,
     BagOfEmbeddings,
     Packed,
     Settings,
     Split,
-    mean_history,
     save_student,
-    student_loss_from_params,
     train,
-    write_history,
 )
+from training import mean_history, seeds_summary, teacher_logits_for, write_history
 
 ROLES = ("student", "autodidact")
-
-
-def teacher_logits_for(table: pa.Table, logits_path: str) -> np.ndarray:
-    """The teacher's logits for the rows of `table`, checked to be for the same examples."""
-    logits = read_parquet(logits_path)
-    if logits["id"] != table["id"]:
-        raise DistilleryError(f"{logits_path} does not match its inputs: run 'dvc repro' to rebuild it")
-    columns = [name for name in logits.column_names if name.startswith("logit_")]
-    return np.stack([logits[name].to_numpy() for name in columns], axis=1)
 
 
 def main() -> None:
@@ -54,7 +43,7 @@ def main() -> None:
         raise DistilleryError(f"usage: train_bag.py ROLE, with ROLE one of {list(ROLES)}")
     params = load_params()
     settings = Settings.from_params(params)
-    loss = student_loss_from_params(params) if role == "student" else AUTODIDACT_LOSS
+    loss = Loss.from_params(params, "student") if role == "student" else AUTODIDACT_LOSS
     vocab = read_json("data/tokenized/vocab.json")
     num_classes = len(read_json("data/prepared/labels.json")["labels"])
     skip_ids = () if settings.recipe.frame_tokens else tuple(vocab["frame_ids"])
@@ -97,21 +86,7 @@ def main() -> None:
         for seed, (model, _, _) in runs.items():
             save_student(model, out / "models" / f"seed_{seed}.safetensors")
         write_history(mean_history([history for _, history, _ in runs.values()]), out / "history.csv")
-        write_json(
-            {
-                "best_epoch_per_seed": {str(seed): best for seed, (_, _, best) in runs.items()},
-                "epochs_trained_per_seed": {str(seed): len(history) for seed, (_, history, _) in runs.items()},
-                "train_accuracy": round(
-                    float(np.mean([history[best - 1]["train_acc"] for _, history, best in runs.values()])), 6
-                ),
-                "dev_accuracy_per_seed": {
-                    str(seed): round(history[best - 1]["dev_acc"], 6) for seed, (_, history, best) in runs.items()
-                },
-                "params": sum(p.numel() for p in next(iter(runs.values()))[0].parameters()),
-                "train_examples": len(train_labels),
-            },
-            out / "metrics.json",
-        )
+        write_json(seeds_summary(runs, len(train_labels)), out / "metrics.json")
 
 
 if __name__ == "__main__":

@@ -91,6 +91,8 @@ TINY_PARAMS = {
     },
     "augment": {"n_iter": 2},
     "student": {"dim": 16, "epochs": 3, "n_seeds": 2},
+    "transformer": {"model": {"layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16, "lr": 3.0e-3},
+    "bilstm": {"model": {"width": 8, "hidden": 8, "mlp": 8}, "n_seeds": 2, "epochs": 2, "batch_size": 16},
     "baselines": {
         "fasttext_grid": {"lr": [0.5, 1.0], "epochs": [5], "word_ngrams": [1, 2], "dim": [16]},
         "sklearn_grid": {"features": ["tfidf", "nb"], "ngrams": [2], "C": [1.0]},
@@ -172,7 +174,9 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
 TEACHER_SIDE = ["example_data", "prepare", "tokenize", "train_teacher", "teacher_logits", "augment", "transfer_logits"]
 STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare", "export"]
 TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
-STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES
+DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]
+ENCODER_TWINS = ["twin@transformer", "twin@bilstm"]
+STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS
 
 
 # teacher_source runs on every `dvc repro` by design (always_changed: it fingerprints teacher.model's

@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import STAGES, STUDENT_SIDE, TEACHER_SIDE, TUNED_BASELINES, make_project, ran_stages, run
+from conftest import (
+    DISTILLED_ENCODERS,
+    ENCODER_TWINS,
+    STAGES,
+    STUDENT_SIDE,
+    TEACHER_SIDE,
+    TUNED_BASELINES,
+    make_project,
+    ran_stages,
+    run,
+)
 from project_copy import stage_outputs
 
 
@@ -26,7 +36,9 @@ def skipped_unchanged(output: str) -> list[str]:
 def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "lr=0.5"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(STUDENT_SIDE)
-    assert sorted(skipped_unchanged(output)) == sorted(TEACHER_SIDE + TUNED_BASELINES)
+    assert sorted(skipped_unchanged(output)) == sorted(
+        TEACHER_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS
+    )
 
 
 def test_a_student_only_param_leaves_the_autodidact_alone(reproduced_copy: Path) -> None:
@@ -34,25 +46,32 @@ def test_a_student_only_param_leaves_the_autodidact_alone(reproduced_copy: Path)
     assert sorted(ran_stages(output)) == ["compare", "export", "train_student"]
 
 
+def test_an_architecture_param_reruns_only_that_architecture(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "transformer.lr=0.002"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["compare", "distil@transformer", "export", "twin@transformer"]
+    output = run(["dvc", "exp", "run", "-S", "bilstm.temperature=2.0"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["compare", "distil@bilstm", "export"]
+
+
 def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "teacher.lr=0.002"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == [
-        "compare",
-        "export",
-        "teacher_logits",
-        "train_student",
-        "train_teacher",
-        "transfer_logits",
-    ]
-    # The autodidact and the baselines never see the teacher, so they are not downstream of it.
+    assert sorted(ran_stages(output)) == sorted(
+        ["compare", "export", "teacher_logits", "train_student", "train_teacher", "transfer_logits"]
+        + DISTILLED_ENCODERS
+    )
+    # The twins and the baselines never see the teacher, so they are not downstream of it.
     assert sorted(skipped_unchanged(output)) == sorted(
-        ["augment", "example_data", "prepare", "tokenize", "train_autodidact", "train_fasttext"] + TUNED_BASELINES
+        ["augment", "example_data", "prepare", "tokenize", "train_autodidact", "train_fasttext"]
+        + TUNED_BASELINES
+        + ENCODER_TWINS
     )
 
 
 def test_an_inference_precision_rescores_without_retraining_the_teacher(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "teacher.infer_precision=int8"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == ["compare", "export", "teacher_logits", "train_student", "transfer_logits"]
+    assert sorted(ran_stages(output)) == sorted(
+        ["compare", "export", "teacher_logits", "train_student", "transfer_logits"] + DISTILLED_ENCODERS
+    )
     metrics = json.loads((reproduced_copy / "data/compare/metrics.json").read_text())
     assert metrics["teacher"]["infer_precision"] == "int8"
 
@@ -72,7 +91,9 @@ def test_a_baseline_grid_reruns_only_that_baseline(reproduced_copy: Path) -> Non
 
 def test_an_augment_param_relabels_only_the_transfer_set(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "augment.p_ng=0.5"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == ["augment", "compare", "export", "train_student", "transfer_logits"]
+    assert sorted(ran_stages(output)) == sorted(
+        ["augment", "compare", "export", "train_student", "transfer_logits"] + DISTILLED_ENCODERS
+    )
     assert "Stage 'teacher_logits' didn't change, skipping" in output
 
 
@@ -101,6 +122,7 @@ def test_two_runs_from_scratch_are_byte_identical(
     # Throughput and training time are measured, so those files and the report vary; nothing else may.
     # The export's model card quotes a latency measured in the stage; its other files may not vary.
     timed = set(TIMED) | {"data/compare/report.md", "data/export/bag"}
+    timed |= {"data/compare/leaderboard.csv", "data/compare/pareto.png"}  # latencies
     differing = sorted(path for path in first_outs if first_outs[path] != second_outs[path] and path not in timed)
     assert differing == []
     for stage in ("train_fasttext", "tune_fasttext", "tune_sklearn", "compare", "export"):

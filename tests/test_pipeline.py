@@ -135,6 +135,33 @@ def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, s
         assert model.skip_ids == (0, 2, 3)  # the default recipe leaves the frame tokens out of the bag
 
 
+@pytest.mark.parametrize(("arch", "transfer"), [("transformer", False), ("bilstm", True)])
+def test_encoder_students_and_twins_write_models_that_reload(
+    built: tuple[Path, str], arch: str, transfer: bool
+) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from encoders import architecture, token_examples
+    from training import predict
+
+    project, _ = built
+    test = pq.read_table(project / "data/tokenized/test.parquet")
+    for role, examples in (("student", 172 + transfer * transfer_rows(project)), ("autodidact", 172)):
+        folder = project / f"data/{arch}/{role}"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["train_examples"] == examples
+        assert set(metrics["best_epoch_per_seed"]) == {"7", "8"}
+        assert (folder / "history.csv").read_text().startswith("epoch,seeds,train_loss,train_acc,dev_loss")
+        assert sorted(p.name for p in (folder / "models").iterdir()) == ["seed_7", "seed_8"]
+        model = architecture(arch).load(folder / "models/seed_7")
+        assert metrics["params"] == sum(p.numel() for p in model.parameters())
+        logits = predict(model, token_examples(test["input_ids"].to_pylist(), test["label"].to_numpy(), 0))
+        assert logits.shape == (test.num_rows, 2) and bool(logits.isfinite().all())
+        if arch == "transformer":  # a standard model: what a user serves
+            hf = AutoModelForSequenceClassification.from_pretrained(folder / "models/seed_7")
+            assert hf.config.num_hidden_layers == 1 and hf.config.id2label == {0: "neg", 1: "pos"}
+
+
 def transfer_rows(project: Path) -> int:
     return pq.read_table(project / "data/augmented/transfer.parquet").num_rows
 
@@ -170,6 +197,17 @@ def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path
     report = (project / "data/compare/report.md").read_text()
     for row in ("| bag student (distilled)", "| fastText C++, the student's budget", "| fastText C++, tuned on dev"):
         assert row in report
+    for name in ("transformer_student", "transformer_autodidact", "bilstm_student", "bilstm_autodidact"):
+        assert {"accuracy", "accuracy_per_seed", "params", "disk_mb", "examples_per_s", "latency_ms"} <= metrics[
+            name
+        ].keys()
+        assert metrics[name]["latency_ms"] > 0 and metrics[name]["disk_mb"] > 0
+    for student in ("transformer_student", "bilstm_student"):
+        assert set(metrics[f"{student}_vs_autodidact"]["mcnemar_p_per_seed"]) == {"7", "8"}
+    assert "| transformer student (distilled)" in report and "## Each student against its twin" in report
+    board = (project / "data/compare/leaderboard.csv").read_text().splitlines()
+    assert board[0] == "model,latency_ms,accuracy,params" and len(board) == 1 + 7  # teacher, 3 students, 3 twins
+    assert (project / "data/compare/pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Chosen on dev" in report and "## Verdict" in report and "bootstrap 95% interval" in report
     assert (project / "data/compare/learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -177,13 +215,14 @@ def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path
 def test_the_headline_metrics_are_one_compact_file(built: tuple[Path, str]) -> None:
     project, _ = built
     summary = json.loads((project / "data/compare/summary.json").read_text())
-    models = ["teacher", "student", "autodidact", "fasttext", "ft_tuned", "sklearn"]
-    assert list(summary) == sorted(models + ["delta", "p_max", "dev_student", "dev_autodidact"])
+    models = ["teacher", "student", "autodidact", "fasttext", "ft_tuned", "sklearn", "transformer", "bilstm"]
+    pairs = ["delta", "p_max", "delta_transformer", "p_max_transformer", "delta_bilstm", "p_max_bilstm"]
+    assert list(summary) == sorted(models + pairs + ["dev_student", "dev_autodidact"])
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     files = [path for revision in shown.values() for path in revision["data"]]
     assert files == ["data/compare/summary.json"]
     rendered = run(["dvc", "plots", "show", "--json"], project).stdout
-    assert "accuracy_per_epoch" in rendered
+    assert "accuracy_per_epoch" in rendered and "leaderboard.csv" in rendered
 
 
 def test_a_teacher_worse_than_a_baseline_gets_a_warning(reproduced_copy: Path) -> None:

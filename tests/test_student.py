@@ -1,4 +1,4 @@
-"""The bag student: its model, the compiled SGD kernel against torch autograd, and the training loop."""
+"""The bag student: its model, the compiled SGD kernel against the shared torch loop, and training."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
-import torch.nn.functional as F
 
 from bag_kernel import LOSS_KINDS, sgd_epoch
+from losses import Loss
 from student import (
     RECIPES,
     BagOfEmbeddings,
-    Loss,
     Packed,
     Settings,
     Split,
@@ -23,6 +22,7 @@ from student import (
     save_student,
     train,
 )
+from training import Examples, torch_epoch
 
 
 def packed(rows: list[list[int]], skip_ids: tuple[int, ...] = ()) -> Packed:
@@ -47,35 +47,20 @@ def test_mean_is_over_kept_tokens_only() -> None:
     assert torch.allclose(bags[1], model.embedding.weight[4])
 
 
-def reference_loss(loss: Loss, logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The losses written with torch's own functions."""
-    labelled = labels >= 0
-    hard = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else logits.sum() * 0
-    if loss.kind == "ce":
-        return hard
-    if loss.kind == "mse":
-        soft = F.mse_loss(logits, teacher)
-    else:
-        T = loss.temperature
-        soft = T**2 * F.kl_div(
-            F.log_softmax(logits / T, -1), F.log_softmax(teacher / T, -1), log_target=True, reduction="batchmean"
-        )
-    return (1 - loss.alpha) * soft + loss.alpha * hard
-
-
-def reference_epoch(model, data, order, batch_size, targets, labels, loss, lr_first, lr_last, clip) -> None:
-    """The same epoch as bag_kernel.sgd_epoch, with autograd, clip_grad_norm_ and a plain SGD update."""
+def torch_loop_epoch(model, data, order, batch_size, targets, labels, loss, lr_first, lr_last, clip) -> None:
+    """The same epoch through the loop every other student trains with (training.torch_epoch), plain SGD."""
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    for b, rows in enumerate(batches):
-        lr = lr_first + (lr_last - lr_first) * b / max(len(batches) - 1, 1)
-        model.zero_grad()
-        logits = model(*data.batch(rows))
-        reference_loss(loss, logits, torch.tensor(targets[rows]), torch.tensor(labels[rows])).backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_([model.embedding.weight], clip)
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter -= lr * parameter.grad
+    examples = Examples(lambda rows: data.batch(rows), labels, targets)
+    torch_epoch(
+        model,
+        examples,
+        batches,
+        loss,
+        torch.optim.SGD(model.parameters(), lr=lr_first),
+        lambda b: lr_first + (lr_last - lr_first) * b / max(len(batches) - 1, 1),
+        grad_clip=clip,
+        clipped=[model.embedding.weight],  # the kernel bounds the embedding's gradient only
+    )
 
 
 @pytest.mark.parametrize(
@@ -88,7 +73,7 @@ def reference_epoch(model, data, order, batch_size, targets, labels, loss, lr_fi
         (Loss("kl", 3.0, 1.0), 2, 1.0, 0.5),
     ],
 )
-def test_kernel_matches_torch_autograd_over_100_steps(loss: Loss, batch_size: int, clip: float, lr_last: float) -> None:
+def test_kernel_steps_like_the_torch_loop(loss: Loss, batch_size: int, clip: float, lr_last: float) -> None:
     rng = np.random.default_rng(0)
     rows = [rng.integers(0, 30, rng.integers(1, 7)).tolist() for _ in range(100 * batch_size)]
     rows[3] = []  # an empty bag (a text of special tokens only) contributes no embedding gradient
@@ -108,7 +93,7 @@ def test_kernel_matches_torch_autograd_over_100_steps(loss: Loss, batch_size: in
         embedding, weight, bias, data.flat, data.starts, order, batch_size, targets, labels,
         LOSS_KINDS[loss.kind], loss.temperature, loss.alpha, 0.5, lr_last, clip,
     )  # fmt: skip
-    reference_epoch(reference, data, order, batch_size, targets.astype(np.float32), labels, loss, 0.5, lr_last, clip)
+    torch_loop_epoch(reference, data, order, batch_size, targets.astype(np.float32), labels, loss, 0.5, lr_last, clip)
     for name, tensor in reference.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
     assert not torch.equal(model.embedding.weight, BagOfEmbeddings(30, 8, 3).embedding.weight)

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from batching import length_sorted_batches, pad_batch
 from common import DistilleryError
 from conftest import run, update_params
 from teacher import load_classifier, load_tokenizer, tokenize
 from teacher_files import BUNDLED_TEACHER, resolve_model
-from teacher_inference import TeacherScorer, check_precision, length_sorted_batches, pad_batch
+from teacher_inference import TeacherScorer, check_precision
 
 
 def test_bundled_teacher_resolves_to_the_packaged_minilm() -> None:

@@ -1,0 +1,92 @@
+"""Stages distil@ARCH and twin@ARCH: the students that read word order, and their hard-label twins.
+
+    python stages/train_encoder.py transformer student      # layers cut from the fine-tuned teacher
+    python stages/train_encoder.py transformer autodidact   # the same layers of the pre-trained checkpoint
+    python stages/train_encoder.py bilstm student           # Tang et al.'s BiLSTM
+
+A distilled student learns from the teacher's logits on train (and on `<arch>.transfer` of the
+transfer set); its twin from the hard labels of train alone. Both run the shared loop (training.py)
+on the teacher's token ids. Writes data/<arch>/<role>/: models/seed_<s>/ (the best dev epoch of
+each seed), metrics.json and history.csv (per epoch, mean over the seeds still training).
+"""
+
+import sys
+
+import numpy as np
+
+from common import (
+    DistilleryError,
+    load_params,
+    param,
+    read_json,
+    read_parquet,
+    run_stage,
+    seed_everything,
+    staged_outputs,
+    write_json,
+)
+from encoders import (
+    ARCHITECTURES,
+    ROLES,
+    Budget,
+    Task,
+    architecture,
+    loss_for,
+    token_examples,
+    train_seed,
+    transfer_rows,
+)
+from training import mean_history, seeds_summary, teacher_logits_for, write_history
+
+
+def main() -> None:
+    if len(sys.argv) != 3 or sys.argv[1] not in ARCHITECTURES or sys.argv[2] not in ROLES:
+        raise DistilleryError(
+            f"usage: train_encoder.py ARCH ROLE, ARCH in {list(ARCHITECTURES)}, ROLE in {list(ROLES)}"
+        )
+    arch, role = sys.argv[1], sys.argv[2]
+    params = load_params()
+    module, budget, loss = architecture(arch), Budget.from_params(params, arch), loss_for(role, params, arch)
+    vocab = read_json("data/tokenized/vocab.json")
+    task = Task(read_json("data/prepared/labels.json")["labels"], vocab["pad_id"], str(param(params, "teacher.model")))
+    tables = {split: read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev", "test")}
+    splits = {
+        split: token_examples(tables[split]["input_ids"].to_pylist(), tables[split]["label"].to_numpy(), task.pad_id)
+        for split in ("dev", "test")
+    }
+    token_ids, labels = tables["train"]["input_ids"].to_pylist(), tables["train"]["label"].to_numpy()
+    targets = None
+    if role == "student":
+        targets = teacher_logits_for(tables["train"], "data/logits/train.parquet")
+        if budget.transfer > 0:
+            transfer = read_parquet("data/augmented/transfer.parquet")
+            rows = transfer_rows(transfer.num_rows, budget.transfer, int(param(params, "seed")))
+            transfer_logits = teacher_logits_for(transfer, "data/logits/transfer.parquet")[rows]
+            token_ids += [transfer["input_ids"][int(row)].as_py() for row in rows]
+            labels = np.concatenate([labels, np.full(len(rows), -1)])
+            targets = np.concatenate([targets, transfer_logits])
+    train = token_examples(token_ids, labels, task.pad_id, targets)
+    seeds = [int(param(params, "seed")) + i for i in range(budget.n_seeds)]
+    print(f"{arch} {role}: {train.size} training examples, {loss}, seeds {seeds}")
+
+    runs = {}
+    for seed in seeds:
+        seed_everything(seed)  # a twin's new head, the BiLSTM's layers
+        model = module.build(role, params, task)
+        history, best_epoch = train_seed(model, train, splits, loss, budget, seed, f"{arch} {role} seed {seed}")
+        runs[seed] = (model, history, best_epoch)
+        kept = history[best_epoch - 1]
+        print(
+            f"{arch} {role} seed {seed}: trained {len(history)} epochs, kept epoch {best_epoch} "
+            f"(dev accuracy {kept['dev_acc']:.4f}, train accuracy {kept['train_acc']:.4f})"
+        )
+
+    with staged_outputs(f"data/{arch}/{role}") as out:
+        for seed, (model, _, _) in runs.items():
+            module.save(model, out / "models" / f"seed_{seed}")
+        write_history(mean_history([history for _, history, _ in runs.values()]), out / "history.csv")
+        write_json(seeds_summary(runs, train.size), out / "metrics.json")
+
+
+if __name__ == "__main__":
+    run_stage(main)

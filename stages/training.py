@@ -1,0 +1,192 @@
+"""The one training loop: every student and every twin, whatever its architecture, trains here.
+
+A model, the loss and how a batch is built are what differ between them. `fit` runs the epochs,
+measures dev (and test, recorded and never looked at) after each, stops once dev accuracy has not
+improved for `patience` epochs and keeps the weights of the best dev epoch. `torch_epoch` is one
+epoch of plain torch training; the bag swaps in its compiled kernel for that part only
+(bag_kernel.py), and tests/test_student.py shows the two take the same steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from common import DistilleryError, read_parquet
+from losses import Loss, distillation_loss
+
+HISTORY_COLUMNS = ("epoch", "seeds", "train_loss", "train_acc", "dev_loss", "dev_acc", "test_loss", "test_acc")
+
+Collate = Callable[[np.ndarray], tuple[torch.Tensor, ...]]  # rows -> the model's positional inputs
+
+
+@dataclass
+class Examples:
+    """What a model is trained or scored on: `collate` builds its inputs for any rows; labels are -1
+    where a row has none (the transfer set); targets are the teacher's logits (zeros for a twin)."""
+
+    collate: Collate
+    labels: np.ndarray
+    targets: np.ndarray | None = None
+    lengths: np.ndarray | None = None  # tokens per row, to batch rows of similar length together
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+
+def shuffled_batches(
+    lengths: np.ndarray | None, batch_size: int, rng: np.random.Generator, group: int = 50
+) -> list[np.ndarray]:
+    """A random order cut into batches. With lengths, each run of `group` batches is sorted by length
+    before it is cut and the batches are shuffled again: padding shrinks, and every batch is still a
+    random draw (the Trainer's group_by_length does the same)."""
+    order = rng.permutation(len(lengths) if lengths is not None else 0)
+    if lengths is not None:
+        span = batch_size * group
+        chunks = np.split(order, range(span, len(order), span))
+        order = np.concatenate([chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in chunks])
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))] if lengths is not None else batches
+
+
+def torch_epoch(
+    model: torch.nn.Module,
+    data: Examples,
+    batches: list[np.ndarray],
+    loss: Loss,
+    optimizer: torch.optim.Optimizer,
+    lr_at: Callable[[int], float],
+    grad_clip: float = 0.0,
+    clipped: list[torch.nn.Parameter] | None = None,
+) -> tuple[float, int]:
+    """One epoch over `batches`; batch b runs at learning rate lr_at(b). `grad_clip` bounds the gradient
+    norm of `clipped` (default: every parameter). Returns (sum over rows of the batch-mean loss,
+    correct labelled rows), measured before each step, as the kernel does."""
+    model.train()
+    targets = torch.as_tensor(data.targets, dtype=torch.float32) if data.targets is not None else None
+    labels = torch.tensor(data.labels, dtype=torch.long)
+    total_loss, correct = 0.0, 0
+    for b, rows in enumerate(tqdm(batches, unit="batch", leave=False, mininterval=10)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(b)
+        index = torch.from_numpy(rows)
+        logits = model(*data.collate(rows))
+        teacher = targets[index] if targets is not None else logits.detach()
+        value = distillation_loss(loss, logits, teacher, labels[index])
+        optimizer.zero_grad()
+        value.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(clipped if clipped is not None else model.parameters(), grad_clip)
+        optimizer.step()
+        total_loss += value.item() * len(rows)
+        labelled = labels[index] >= 0
+        correct += int((logits.detach().argmax(1)[labelled] == labels[index][labelled]).sum())
+    return total_loss, correct
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, data: Examples, batch_size: int = 256) -> torch.Tensor:
+    """Logits [N, C] in row order, computed in batches of similar length."""
+    model.eval()
+    lengths = data.lengths if data.lengths is not None else np.zeros(data.size)
+    order = np.argsort(lengths, kind="stable")
+    logits = [model(*data.collate(order[s : s + batch_size])) for s in range(0, data.size, batch_size)]
+    result = torch.empty((data.size, logits[0].shape[1]))
+    result[torch.from_numpy(order)] = torch.cat(logits).float()
+    return result
+
+
+def scores(model: torch.nn.Module, data: Examples, batch_size: int = 256) -> tuple[float, float]:
+    """Cross-entropy against the true labels, and accuracy."""
+    logits = predict(model, data, batch_size)
+    labels = torch.tensor(data.labels, dtype=torch.long)
+    return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+
+
+def fit(
+    model: torch.nn.Module,
+    train_epoch: Callable[[int], tuple[float, int]],
+    evaluate: Callable[[torch.nn.Module, str], tuple[float, float]],
+    train_rows: int,
+    labelled_rows: int,
+    epochs: int,
+    patience: int | None,
+    desc: str,
+) -> tuple[list[dict[str, float]], int]:
+    """At most `epochs` epochs of train_epoch(epoch) -> (loss sum, correct labelled rows), stopping once
+    dev accuracy has not improved for `patience` epochs (None: never); the model ends with the weights
+    of the epoch with the best dev accuracy. evaluate(model, split) -> (loss, accuracy) for dev and test.
+
+    Returns the per-epoch history (test columns are recorded, never looked at) and the kept epoch.
+    """
+    history, best, best_epoch = [], None, 0
+    for epoch in tqdm(range(1, epochs + 1), desc=desc, unit="epoch"):
+        total_loss, correct = train_epoch(epoch)
+        (dev_loss, dev_acc), (test_loss, test_acc) = evaluate(model, "dev"), evaluate(model, "test")
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total_loss / max(train_rows, 1),
+                "train_acc": correct / max(labelled_rows, 1),
+                "dev_loss": dev_loss,
+                "dev_acc": dev_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+            }
+        )
+        if best is None or dev_acc > history[best_epoch - 1]["dev_acc"]:
+            best, best_epoch = {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch
+        elif patience is not None and epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best)
+    return history, best_epoch
+
+
+def write_history(history: list[dict[str, float]], path: Path) -> None:
+    lines = [",".join(HISTORY_COLUMNS)]
+    for row in history:
+        lines.append(",".join(str(row[k]) if k in ("epoch", "seeds") else f"{row[k]:.6f}" for k in HISTORY_COLUMNS))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def mean_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """The per-epoch mean over the seeds that trained that epoch (early stopping ends seeds at different epochs)."""
+    rows = []
+    for epoch in range(max(len(history) for history in histories)):
+        running = [history[epoch] for history in histories if len(history) > epoch]
+        means = {key: float(np.mean([row[key] for row in running])) for key in HISTORY_COLUMNS[2:]}
+        rows.append({"epoch": epoch + 1, "seeds": len(running)} | means)
+    return rows
+
+
+def teacher_logits_for(table: pa.Table, logits_path: str) -> np.ndarray:
+    """The teacher's logits for the rows of `table`, checked to be for the same examples."""
+    logits = read_parquet(logits_path)
+    if logits["id"] != table["id"]:
+        raise DistilleryError(f"{logits_path} does not match its inputs: run 'dvc repro' to rebuild it")
+    columns = [name for name in logits.column_names if name.startswith("logit_")]
+    return np.stack([logits[name].to_numpy() for name in columns], axis=1)
+
+
+def seeds_summary(runs: dict[int, tuple[torch.nn.Module, list[dict[str, float]], int]], train_examples: int) -> dict:
+    """metrics.json of a training stage: per seed (model, history, kept epoch) -> epochs and dev accuracies."""
+    return {
+        "best_epoch_per_seed": {str(seed): best for seed, (_, _, best) in runs.items()},
+        "epochs_trained_per_seed": {str(seed): len(history) for seed, (_, history, _) in runs.items()},
+        "train_accuracy": round(
+            float(np.mean([history[best - 1]["train_acc"] for _, history, best in runs.values()])), 6
+        ),
+        "dev_accuracy_per_seed": {
+            str(seed): round(history[best - 1]["dev_acc"], 6) for seed, (_, history, best) in runs.items()
+        },
+        "params": sum(p.numel() for p in next(iter(runs.values()))[0].parameters()),
+        "train_examples": train_examples,
+    }
