@@ -50,7 +50,7 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     "student": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}
     | {"alpha"},
     "bilstm": ENCODER_KEYS,
-    "transformer": ENCODER_KEYS,
+    "transformer": ENCODER_KEYS | {"beta"},
     "baselines": {"fasttext_grid", "sklearn_grid"},
     "compare": {"speed_examples"},
 }
