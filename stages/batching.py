@@ -1,4 +1,5 @@
-"""Token id lists into padded batches: the teacher's inference and the students that read word order."""
+"""Token id lists into padded batches, and pooling over them: the teacher's inference and the students
+that read word order."""
 
 from __future__ import annotations
 
@@ -21,3 +22,9 @@ def pad_batch(token_ids: list[list[int]], pad_id: int) -> dict[str, torch.Tensor
         input_ids[row, : len(ids)] = torch.as_tensor(ids)
         attention_mask[row, : len(ids)] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """[B, T, H] hidden states to [B, H]: the mean over each row's real tokens (the mask's 1s)."""
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)

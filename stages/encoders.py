@@ -110,7 +110,8 @@ def train_seed(
 ) -> tuple[list[dict[str, float]], int]:
     """AdamW, linear warmup then linear decay to 0 over the most epochs allowed; the shared loop does the rest."""
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=budget.lr, weight_decay=budget.weight_decay)
     steps_per_epoch = math.ceil(train.size / budget.batch_size)
     total = steps_per_epoch * budget.epochs
     warmup = int(budget.warmup_ratio * total)

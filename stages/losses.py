@@ -24,6 +24,7 @@ class Loss:
     kind: str
     temperature: float = 1.0
     alpha: float = 0.0
+    beta: float = 0.0  # weight of the cosine loss to the teacher's hidden states (the transformer student)
 
     @classmethod
     def from_params(cls, params: dict, section: str) -> Loss:
@@ -31,8 +32,11 @@ class Loss:
         kind = param(params, f"{section}.loss")
         if kind not in SOFT_KINDS:
             raise DistilleryError(f"params.yaml: '{section}.loss' must be 'mse' or 'kl', got {kind!r}")
+        beta = params[section].get("beta", 0.0)  # only the transformer has hidden states to match
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+            raise DistilleryError(f"params.yaml: '{section}.beta' must be a number >= 0, got {beta!r}")
         return cls(
-            kind, positive(params, f"{section}.temperature"), fraction(params, f"{section}.alpha", low_open=False)
+            kind, positive(params, f"{section}.temperature"), fraction(params, f"{section}.alpha", low_open=False), beta
         )
 
 
@@ -58,3 +62,12 @@ def distillation_loss(loss: Loss, logits: torch.Tensor, teacher: torch.Tensor, l
             F.log_softmax(logits / T, -1), F.log_softmax(teacher / T, -1), log_target=True, reduction="batchmean"
         )
     return (1 - loss.alpha) * soft + loss.alpha * hard
+
+
+def hidden_cosine_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """1 - cosine similarity between student and teacher vectors, mean over the rows that have a teacher
+    vector (rows of NaN, the transfer set's, have none)."""
+    known = ~teacher.isnan().any(dim=1)
+    if not known.any():
+        return student.sum() * 0
+    return (1 - F.cosine_similarity(student[known], teacher[known], dim=-1)).mean()

@@ -13,6 +13,7 @@ each seed), metrics.json and history.csv (per epoch, mean over the seeds still t
 import sys
 
 import numpy as np
+import pyarrow as pa
 
 from common import (
     DistilleryError,
@@ -37,6 +38,16 @@ from encoders import (
     transfer_rows,
 )
 from training import mean_history, seeds_summary, teacher_logits_for, write_history
+
+
+def teacher_hidden_for(table: pa.Table, rows: int) -> np.ndarray:
+    """The teacher's pooled hidden states for `table`'s rows (data/hidden), then NaN rows for the transfer set."""
+    cached = read_parquet("data/hidden/train.parquet")
+    if cached["id"] != table["id"]:
+        raise DistilleryError("data/hidden/train.parquet does not match its inputs: run 'dvc repro' to rebuild it")
+    width = cached.schema.field("hidden").type.list_size
+    hidden = cached["hidden"].combine_chunks().flatten().to_numpy().reshape(-1, width)
+    return np.concatenate([hidden, np.full((rows - len(hidden), width), np.nan, dtype=np.float32)])
 
 
 def main() -> None:
@@ -66,6 +77,8 @@ def main() -> None:
             labels = np.concatenate([labels, np.full(len(rows), -1)])
             targets = np.concatenate([targets, transfer_logits])
     train = token_examples(token_ids, labels, task.pad_id, targets)
+    if loss.beta > 0:
+        train.hidden = teacher_hidden_for(tables["train"], train.size)
     seeds = [int(param(params, "seed")) + i for i in range(budget.n_seeds)]
     print(f"{arch} {role}: {train.size} training examples, {loss}, seeds {seeds}")
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from common import DistilleryError, read_parquet
-from losses import Loss, distillation_loss
+from losses import Loss, distillation_loss, hidden_cosine_loss
 
 HISTORY_COLUMNS = ("epoch", "seeds", "train_loss", "train_acc", "dev_loss", "dev_acc", "test_loss", "test_acc")
 
@@ -36,6 +36,7 @@ class Examples:
     labels: np.ndarray
     targets: np.ndarray | None = None
     lengths: np.ndarray | None = None  # tokens per row, to batch rows of similar length together
+    hidden: np.ndarray | None = None  # the teacher's pooled hidden state per row (NaN: none), for Loss.beta
 
     @property
     def size(self) -> int:
@@ -67,20 +68,28 @@ def torch_epoch(
     grad_clip: float = 0.0,
     clipped: list[torch.nn.Parameter] | None = None,
 ) -> tuple[float, int]:
-    """One epoch over `batches`; batch b runs at learning rate lr_at(b). `grad_clip` bounds the gradient
+    """One epoch over `batches`; batch b runs at learning rate lr_at(b). With loss.beta and data.hidden, the
+    model's with_hidden() adds beta * the cosine loss to the teacher's hidden states. `grad_clip` bounds the gradient
     norm of `clipped` (default: every parameter). Returns (sum over rows of the batch-mean loss,
     correct labelled rows), measured before each step, as the kernel does."""
     model.train()
     targets = torch.as_tensor(data.targets, dtype=torch.float32) if data.targets is not None else None
     labels = torch.tensor(data.labels, dtype=torch.long)
+    matches_hidden = loss.beta > 0 and data.hidden is not None
+    hidden = torch.as_tensor(data.hidden) if matches_hidden else None
     total_loss, correct = 0.0, 0
     for b, rows in enumerate(tqdm(batches, unit="batch", leave=False, mininterval=10)):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(b)
         index = torch.from_numpy(rows)
-        logits = model(*data.collate(rows))
+        if matches_hidden:
+            logits, pooled = model.with_hidden(*data.collate(rows))
+        else:
+            logits = model(*data.collate(rows))
         teacher = targets[index] if targets is not None else logits.detach()
         value = distillation_loss(loss, logits, teacher, labels[index])
+        if matches_hidden:
+            value = value + loss.beta * hidden_cosine_loss(pooled, hidden[index])
         optimizer.zero_grad()
         value.backward()
         if grad_clip > 0:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from batching import masked_mean
 from common import DistilleryError, param
 from encoders import Task, check_model_keys
 
@@ -60,6 +61,11 @@ class TransformerClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    def with_hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the last hidden layer pooled over real tokens (what teacher_hidden caches)."""
+        output = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        return output.logits, masked_mean(output.hidden_states[-1], attention_mask)
 
 
 def layers_param(params: dict) -> list[int]:

@@ -91,7 +91,7 @@ TINY_PARAMS = {
     },
     "augment": {"n_iter": 2},
     "student": {"dim": 16, "epochs": 3, "n_seeds": 2},
-    "transformer": {"model": {"layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16, "lr": 3.0e-3},
+    "transformer": {"model": {"layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16, "lr": 3.0e-3, "beta": 0.5},
     "bilstm": {"model": {"width": 8, "hidden": 8, "mlp": 8}, "n_seeds": 2, "epochs": 2, "batch_size": 16},
     "baselines": {
         "fasttext_grid": {"lr": [0.5, 1.0], "epochs": [5], "word_ngrams": [1, 2], "dim": [16]},
@@ -171,7 +171,8 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
     return make_project(tmp_path / "project", tiny_teacher)
 
 
-TEACHER_SIDE = ["example_data", "prepare", "tokenize", "train_teacher", "teacher_logits", "augment", "transfer_logits"]
+TEACHER_SIDE = ["example_data", "prepare", "tokenize", "train_teacher", "teacher_logits", "teacher_hidden"]
+TEACHER_SIDE += ["augment", "transfer_logits"]
 STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare", "export"]
 TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
 DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]

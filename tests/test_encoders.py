@@ -13,7 +13,8 @@ import bilstm
 import transformer
 from common import DistilleryError
 from encoders import Budget, token_examples, train_seed
-from losses import Loss
+from losses import Loss, hidden_cosine_loss
+from training import torch_epoch
 
 
 def tiny_classifier(kind: str, layers: int = 4) -> torch.nn.Module:
@@ -113,3 +114,35 @@ def test_the_torch_loop_distils_a_bilstm_and_keeps_the_best_dev_epoch() -> None:
     history, best = train_seed(model, train, {"dev": dev, "test": dev}, Loss("kl", 2.0), budget, 0, "toy")
     assert history[best - 1]["dev_acc"] == max(row["dev_acc"] for row in history) > 0.9
     assert all(row["train_acc"] == 0 for row in history)  # no labelled rows: nothing to count
+
+
+def test_hidden_cosine_loss_known_values_and_rows_without_a_target() -> None:
+    student = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    teacher = torch.tensor([[2.0, 0.0], [1.0, 0.0], [float("nan"), float("nan")]])
+    assert hidden_cosine_loss(student, teacher).item() == pytest.approx(0.5)  # (0 + 1) / 2; the NaN row is skipped
+    assert hidden_cosine_loss(student[2:], teacher[2:]).item() == 0
+
+
+def test_beta_pulls_the_students_hidden_states_towards_the_teachers() -> None:
+    """Only the cosine term (alpha 0, the teacher's logits equal the student's): it alone must move the weights."""
+    torch.manual_seed(0)
+    model = transformer.TransformerClassifier(transformer.cut_layers(tiny_classifier("bert"), [0], "t"))
+    ids = [[2, 5, 6, 7, 3], [2, 8, 9, 3]]
+    examples = token_examples(ids, np.array([0, 1]), 0)
+    with torch.no_grad():
+        logits, pooled = model.eval().with_hidden(*examples.collate(np.array([0, 1])))
+    examples.targets = logits.numpy()
+    examples.hidden = -pooled.numpy()  # pointing the other way: the loss is 2 at the start
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    losses = [
+        torch_epoch(model.eval(), examples, [np.array([0, 1])], Loss("kl", beta=1.0), optimizer, lambda b: 0.1)[0]
+        for _ in range(5)
+    ]
+    assert losses[0] == pytest.approx(2 * 2, abs=0.2)  # near 2 a row (dropout is on while training)
+    assert losses[-1] < losses[0] - 0.5
+
+
+def test_beta_must_not_be_negative() -> None:
+    params = {"transformer": {"loss": "kl", "temperature": 1.0, "alpha": 0.0, "beta": -1}}
+    with pytest.raises(DistilleryError, match=r"'transformer.beta' must be a number >= 0, got -1"):
+        Loss.from_params(params, "transformer")

@@ -56,7 +56,7 @@ def test_an_architecture_param_reruns_only_that_architecture(reproduced_copy: Pa
 def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "teacher.lr=0.002"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(
-        ["compare", "export", "teacher_logits", "train_student", "train_teacher", "transfer_logits"]
+        ["compare", "export", "teacher_hidden", "teacher_logits", "train_student", "train_teacher", "transfer_logits"]
         + DISTILLED_ENCODERS
     )
     # The twins and the baselines never see the teacher, so they are not downstream of it.

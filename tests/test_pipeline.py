@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from conftest import STAGES, make_project, ran_stages, run, tiny_reviews, update_params
 
@@ -156,10 +158,26 @@ def test_encoder_students_and_twins_write_models_that_reload(
         model = architecture(arch).load(folder / "models/seed_7")
         assert metrics["params"] == sum(p.numel() for p in model.parameters())
         logits = predict(model, token_examples(test["input_ids"].to_pylist(), test["label"].to_numpy(), 0))
-        assert logits.shape == (test.num_rows, 2) and bool(logits.isfinite().all())
+        assert logits.shape == (test.num_rows, 2) and bool(torch.isfinite(logits).all())
         if arch == "transformer":  # a standard model: what a user serves
             hf = AutoModelForSequenceClassification.from_pretrained(folder / "models/seed_7")
             assert hf.config.num_hidden_layers == 1 and hf.config.id2label == {0: "neg", 1: "pos"}
+
+
+def test_cached_hidden_states_match_a_fresh_teacher_forward_pass(built: tuple[Path, str]) -> None:
+    from transformers import AutoModel
+
+    project, _ = built
+    cached = pq.read_table(project / "data/hidden/train.parquet")
+    train = pq.read_table(project / "data/tokenized/train.parquet")
+    assert cached["id"].to_pylist() == train["id"].to_pylist()
+    assert cached.schema.field("hidden").type == pa.list_(pa.float32(), 32)  # the tiny teacher's width
+    teacher = AutoModel.from_pretrained(project / "data/teacher").eval()
+    for row in (0, 5, 171):
+        ids = torch.tensor([train["input_ids"][row].as_py()])  # alone: no padding at all
+        with torch.no_grad():
+            fresh = teacher(input_ids=ids).last_hidden_state[0].mean(0)
+        torch.testing.assert_close(torch.tensor(cached["hidden"][row].as_py()), fresh, rtol=1e-4, atol=1e-5)
 
 
 def transfer_rows(project: Path) -> int:
