@@ -203,8 +203,8 @@ def leaderboard(results: dict) -> pd.DataFrame:
 
 def headline(results: dict) -> dict:
     """The few numbers `dvc exp show` prints as columns, with short flat names so that they fit: each model's
-    test accuracy, each student's delta over its twin and the largest per-seed McNemar p, and the bag models'
-    dev accuracies (what a sweep chooses by)."""
+    test accuracy, each student's delta over its twin and the largest per-seed McNemar p, and the students'
+    and the bag autodidact's dev accuracies (what a sweep chooses by)."""
     versus = results["student_vs_autodidact"]
     accuracies = {name: results[name]["accuracy"] for name in ("teacher", "student", "autodidact", "fasttext")}
     encoders = {}
@@ -212,6 +212,7 @@ def headline(results: dict) -> dict:
         if student != "student":
             arch = student.removesuffix("_student")
             encoders[arch] = results[student]["accuracy"]
+            encoders[f"dev_{arch}"] = results[student]["dev_accuracy"]
             encoders[f"delta_{arch}"] = results[f"{student}_vs_autodidact"]["delta"]
             encoders[f"p_max_{arch}"] = results[f"{student}_vs_autodidact"]["mcnemar_p"]
     return (

@@ -366,10 +366,12 @@ def encoder_setup(results: dict, params: dict, arch: str) -> str:
         if arch == "transformer"
         else "one BiLSTM layer"
     )
+    hidden = f", beta={param(params, 'transformer.beta')}" if arch == "transformer" else ""
+    few_seeds = f" (to keep the default run short; raise `{arch}.n_seeds` for more)" if seeds == 1 else ""
     return (
-        f"{arch}: {shape}, {seeds} seed{'s' * (seeds > 1)}, at most {param(params, f'{arch}.epochs')} epochs, "
-        f"loss {param(params, f'{arch}.loss')} (T={param(params, f'{arch}.temperature')}, "
-        f"alpha={param(params, f'{arch}.alpha')}) over {student['train_examples']:,} examples."
+        f"{arch}: {shape}, {seeds} seed{'s' * (seeds > 1)}{few_seeds}, at most {param(params, f'{arch}.epochs')} "
+        f"epochs, loss {param(params, f'{arch}.loss')} (T={param(params, f'{arch}.temperature')}, "
+        f"alpha={param(params, f'{arch}.alpha')}{hidden}) over {student['train_examples']:,} examples."
     )
 
 

@@ -45,9 +45,9 @@ def teacher_hidden_for(table: pa.Table, rows: int) -> np.ndarray:
     cached = read_parquet("data/hidden/train.parquet")
     if cached["id"] != table["id"]:
         raise DistilleryError("data/hidden/train.parquet does not match its inputs: run 'dvc repro' to rebuild it")
-    width = cached.schema.field("hidden").type.list_size
-    hidden = cached["hidden"].combine_chunks().flatten().to_numpy().reshape(-1, width)
-    return np.concatenate([hidden, np.full((rows - len(hidden), width), np.nan, dtype=np.float32)])
+    # Parquet stores the fixed-size list as a plain list: every row has the teacher's width.
+    hidden = cached["hidden"].combine_chunks().flatten().to_numpy().reshape(cached.num_rows, -1)
+    return np.concatenate([hidden, np.full((rows - len(hidden), hidden.shape[1]), np.nan, dtype=np.float32)])
 
 
 def main() -> None:

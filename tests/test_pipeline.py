@@ -235,7 +235,8 @@ def test_the_headline_metrics_are_one_compact_file(built: tuple[Path, str]) -> N
     summary = json.loads((project / "data/compare/summary.json").read_text())
     models = ["teacher", "student", "autodidact", "fasttext", "ft_tuned", "sklearn", "transformer", "bilstm"]
     pairs = ["delta", "p_max", "delta_transformer", "p_max_transformer", "delta_bilstm", "p_max_bilstm"]
-    assert list(summary) == sorted(models + pairs + ["dev_student", "dev_autodidact"])
+    devs = ["dev_student", "dev_autodidact", "dev_transformer", "dev_bilstm"]
+    assert list(summary) == sorted(models + pairs + devs)
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     files = [path for revision in shown.values() for path in revision["data"]]
     assert files == ["data/compare/summary.json"]
