@@ -35,7 +35,6 @@ from teacher_inference import TeacherScorer
 from training import predict
 
 OUT = "data/compare"
-LATENCY_TEXTS = 200
 
 
 @dataclass
@@ -103,9 +102,7 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray) -> dict:
         "disk_mb": folder_bytes(Path("data/teacher/model.safetensors")) / 1e6,
         "infer_precision": precision,
         "examples_per_s": examples_per_second(lambda: scorer.logits(timed, pad_id, batch_size), len(timed)),
-        "latency_ms": median_latency_ms(
-            lambda i: scorer.logits([token_ids[i]], pad_id, 1), min(LATENCY_TEXTS, len(token_ids))
-        ),
+        "latency_ms": median_latency_ms(lambda i: scorer.logits([token_ids[i]], pad_id, 1), len(token_ids)),
         "predictions": teacher_pred,
     } | read_json("data/teacher/training.json")
 
@@ -130,7 +127,7 @@ def family_results(family: Trained, truth: np.ndarray, teacher_pred: np.ndarray,
         "params": family.params,
         "disk_mb": family.disk_bytes / 1e6,
         "examples_per_s": examples_per_second(family.score_all, test_size),
-        "latency_ms": median_latency_ms(family.score_one, min(LATENCY_TEXTS, test_size)),
+        "latency_ms": median_latency_ms(family.score_one, test_size),
         "train_examples": trained["train_examples"],
         "train_accuracy": trained["train_accuracy"],
         "agreement_with_teacher": float(np.mean([np.mean(p == teacher_pred) for p in family.predictions.values()])),

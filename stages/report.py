@@ -86,11 +86,15 @@ def examples_per_second(predict: Callable[[], object], num_examples: int, min_se
             return calls * num_examples / elapsed
 
 
-def median_latency_ms(score_one: Callable[[int], object], count: int) -> float:
-    """Median wall time of score_one(i) for i < count, one text at a time on one thread (after 10 warm-ups):
-    what a service answering one request at a time sees."""
+LATENCY_TEXTS = 200
+
+
+def median_latency_ms(score_one: Callable[[int], object], available: int) -> float:
+    """Median wall time of score_one(i) over the first LATENCY_TEXTS of `available` texts, one text at a time
+    on one thread (after 10 warm-ups): what a service answering one request at a time sees."""
     import torch
 
+    count = min(LATENCY_TEXTS, available)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -350,7 +354,8 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             "",
             "Examples/s: batched inference on this machine, measured side by side (fastText: its own `predict`, "
             "one thread); latency: the median over single test texts, one thread, from token ids (tokenizing "
-            "excluded; the teacher at its `infer_precision`). Both vary from run to run. Accuracy against latency: "
+            "excluded; the teacher at its `infer_precision`), the baselines' from the raw text in their own "
+            "stages (their own word splitting included). Both vary from run to run. Accuracy against latency: "
             "`pareto.png`; learning curves (mean over seeds): `learning_curves.png`; or `dvc plots show`.",
             "",
         ]

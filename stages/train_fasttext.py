@@ -9,7 +9,7 @@ import numpy as np
 
 from baselines import fasttext_params, fasttext_per_seed, fasttext_predict
 from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json
-from report import accuracy_summary, examples_per_second
+from report import accuracy_summary, examples_per_second, median_latency_ms
 
 OUT = "data/fasttext"
 
@@ -26,6 +26,7 @@ def main() -> None:
         train["text"].to_pylist(), train["label"].to_numpy(), test_texts, test_labels, seeds, setting, "train_fasttext"
     )
     speed = examples_per_second(lambda: fasttext_predict(model, test_texts), len(test_texts))
+    latency = median_latency_ms(lambda i: fasttext_predict(model, [test_texts[i]]), len(test_texts))
     with staged_outputs(OUT) as out:
         write_json(
             accuracy_summary(accuracies)
@@ -34,6 +35,7 @@ def main() -> None:
                 "settings": setting,
                 "train_seconds": round(float(np.mean(train_seconds)), 3),
                 "examples_per_s": round(speed, 1),
+                "latency_ms": round(latency, 4),
             },
             out / "metrics.json",
         )

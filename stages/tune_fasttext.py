@@ -9,7 +9,7 @@ import numpy as np
 
 from baselines import fasttext_params, fasttext_per_seed, fasttext_predict, fasttext_tuning, grid, grid_param
 from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json
-from report import accuracy_summary, examples_per_second
+from report import accuracy_summary, examples_per_second, median_latency_ms
 
 OUT = "data/fasttext_tuned"
 
@@ -29,6 +29,7 @@ def main() -> None:
         texts["train"], labels["train"], texts["test"], labels["test"], seeds, chosen, "tune_fasttext"
     )
     speed = examples_per_second(lambda: fasttext_predict(model, texts["test"]), len(texts["test"]))
+    latency = median_latency_ms(lambda i: fasttext_predict(model, [texts["test"][i]]), len(texts["test"]))
     with staged_outputs(OUT) as out:
         write_json(
             accuracy_summary(accuracies)
@@ -39,6 +40,7 @@ def main() -> None:
                 "params": fasttext_params(model),
                 "train_seconds": round(float(np.mean(train_seconds)), 3),
                 "examples_per_s": round(speed, 1),
+                "latency_ms": round(latency, 4),
             },
             out / "metrics.json",
         )

@@ -11,7 +11,7 @@ import numpy as np
 
 from baselines import LinearTextModel, choose_on_dev, grid, grid_param
 from common import DistilleryError, load_params, read_parquet, run_stage, staged_outputs, write_json
-from report import examples_per_second
+from report import examples_per_second, median_latency_ms
 
 OUT = "data/sklearn"
 
@@ -40,6 +40,7 @@ def main() -> None:
     accuracy = float(np.mean(model.predict(texts["test"]) == labels["test"]))
     print(f"tune_sklearn: test accuracy {accuracy:.4f}")
     speed = examples_per_second(lambda: model.predict(texts["test"]), len(texts["test"]))
+    latency = median_latency_ms(lambda i: model.predict([texts["test"][i]]), len(texts["test"]))
     with staged_outputs(OUT) as out:
         write_json(
             {
@@ -50,6 +51,7 @@ def main() -> None:
                 "params": model.num_params(),
                 "train_seconds": round(train_seconds, 3),
                 "examples_per_s": round(speed, 1),
+                "latency_ms": round(latency, 4),
             },
             out / "metrics.json",
         )

@@ -224,7 +224,8 @@ def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path
         assert set(metrics[f"{student}_vs_autodidact"]["mcnemar_p_per_seed"]) == {"7", "8"}
     assert "| transformer student (distilled)" in report and "## Each student against its twin" in report
     board = (project / "data/compare/leaderboard.csv").read_text().splitlines()
-    assert board[0] == "model,latency_ms,accuracy,params" and len(board) == 1 + 7  # teacher, 3 students, 3 twins
+    # the teacher, 3 students, 3 twins and the 3 baselines
+    assert board[0] == "model,latency_ms,accuracy,params" and len(board) == 1 + 10
     assert (project / "data/compare/pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Chosen on dev" in report and "## Verdict" in report and "bootstrap 95% interval" in report
     assert (project / "data/compare/learning_curves.png").read_bytes()[:4] == b"\x89PNG"
