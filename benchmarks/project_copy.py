@@ -74,8 +74,14 @@ def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
 
 # Comparing a stage's outputs across runs (here and in tests/test_faults.py): these hold timings, which
 # no two runs share; compare's report and plot and the model card print them, so those files are skipped.
-TIMING_KEYS = ("train_seconds", "examples_per_s")
-TIMED_FILES = {"data/compare/report.md", "data/compare/learning_curves.png", "data/export/bag/README.md"}
+TIMING_KEYS = ("train_seconds", "examples_per_s", "latency_ms")
+TIMED_FILES = {
+    "data/compare/report.md",
+    "data/compare/learning_curves.png",
+    "data/compare/leaderboard.csv",  # latencies
+    "data/compare/pareto.png",
+    "data/export/bag/README.md",
+}
 
 
 def _without_timings(node: object) -> object:

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from conftest import ran_stages, run, update_params
 
-TEACHER_READERS = {"tokenize", "train_teacher", "augment"}
+# The stages that read the pre-trained teacher.model itself: its tokenizer, its weights to fine-tune, and
+# (for the twins and the BiLSTM's word embeddings) the layers the students start from.
+TEACHER_READERS = {"tokenize", "train_teacher", "augment"} | {
+    f"{stage}@{arch}" for stage in ("distil", "twin") for arch in ("transformer", "bilstm")
+}
 
 
 def stale_stages(project: Path) -> dict[str, list]:
