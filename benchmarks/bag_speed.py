@@ -51,8 +51,8 @@ def main() -> None:
         targets, rng = np.zeros((n, num_classes)), np.random.default_rng(0)
         for epoch in range(args.epochs):
             first, last = args.lr * (1 - epoch / args.epochs), args.lr * (1 - (epoch + 1) / args.epochs)
-            sgd_epoch(embedding, weight, bias, data.flat, data.starts, rng.permutation(n), 1, targets, labels,
-                      LOSS_KINDS["ce"], 1.0, 0.0, first, last, 0.0)  # fmt: skip
+            sgd_epoch(embedding, weight, bias, data.flat, data.starts, rng.permutation(n), 1, targets, labels[:, None],
+                      False, LOSS_KINDS["ce"], 1.0, 0.0, first, last, 0.0)  # fmt: skip
 
     with tempfile.TemporaryDirectory() as scratch:
         texts = FastTextData(prepared["text"].to_pylist(), labels, Path(scratch))

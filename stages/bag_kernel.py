@@ -24,10 +24,22 @@ def _softmax(z: np.ndarray, temperature: float) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@numba.njit(cache=True)
+def _binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> float:
+    """Sum over labels of the BCE of sigmoid(z) against y, written so that exp never overflows."""
+    return np.sum(np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z))))
+
+
+@numba.njit(cache=True)
 def _loss_gradient(
     logits: np.ndarray,
     target: np.ndarray,
-    label: int,
+    label: np.ndarray,
+    multi_label: bool,
     kind: int,
     temperature: float,
     soft_weight: float,
@@ -36,25 +48,47 @@ def _loss_gradient(
 ) -> float:
     """Loss of one row, times its weight in the batch mean; writes d(weighted loss)/d(logits) to `grad`.
 
-    kl: T^2 * KL(softmax(t/T) || softmax(s/T)), gradient T * (softmax(s/T) - softmax(t/T)) (Hinton et al.).
-    mse: mean over classes of (s - t)^2. Hard: cross-entropy against `label` (rows with label -1 have none).
+    `label` is [class id] or, multi-label, one 0/1 per label; label[0] is -1 on rows with no label.
+    kl: T^2 * KL(softmax(t/T) || softmax(s/T)), gradient T * (softmax(s/T) - softmax(t/T)) (Hinton et al.);
+    multi-label, T^2 * BCE(sigmoid(s/T); sigmoid(t/T)) summed over labels, gradient T * (sigmoid(s/T) -
+    sigmoid(t/T)). mse: mean over classes of (s - t)^2. Hard: cross-entropy, or BCE for multi-label.
     """
     grad[:] = 0.0
     loss = 0.0
-    if kind == 1 and soft_weight > 0:
-        p_student, p_teacher = _softmax(logits, temperature), _softmax(target, temperature)
-        loss += soft_weight * temperature**2 * np.sum(p_teacher * (np.log(p_teacher) - np.log(p_student)))
-        grad += soft_weight * temperature * (p_student - p_teacher)
+    T = temperature
+    if kind == 1 and soft_weight > 0 and multi_label:
+        p_teacher = _sigmoid(target / T)
+        loss += soft_weight * T**2 * _binary_cross_entropy(logits / T, p_teacher)
+        grad += soft_weight * T * (_sigmoid(logits / T) - p_teacher)
+    elif kind == 1 and soft_weight > 0:
+        p_student, p_teacher = _softmax(logits, T), _softmax(target, T)
+        loss += soft_weight * T**2 * np.sum(p_teacher * (np.log(p_teacher) - np.log(p_student)))
+        grad += soft_weight * T * (p_student - p_teacher)
     elif kind == 2 and soft_weight > 0:
         diff = logits - target
         loss += soft_weight * np.mean(diff**2)
         grad += soft_weight * 2.0 * diff / diff.size
-    if label >= 0 and hard_weight > 0:
+    if label[0] >= 0 and hard_weight > 0 and multi_label:
+        y = label.astype(np.float64)
+        loss += hard_weight * _binary_cross_entropy(logits, y)
+        grad += hard_weight * (_sigmoid(logits) - y)
+    elif label[0] >= 0 and hard_weight > 0:
         p = _softmax(logits, 1.0)
-        loss -= hard_weight * np.log(p[label])
-        p[label] -= 1.0
+        loss -= hard_weight * np.log(p[label[0]])
+        p[label[0]] -= 1.0
         grad += hard_weight * p
     return loss
+
+
+@numba.njit(cache=True)
+def _decided_right(logits: np.ndarray, label: np.ndarray, multi_label: bool) -> bool:
+    """The argmax is the class; or, multi-label, every label's logit is on its side of 0."""
+    if not multi_label:
+        return np.argmax(logits) == label[0]
+    for c in range(logits.shape[0]):
+        if (logits[c] > 0) != (label[c] == 1):
+            return False
+    return True
 
 
 @numba.njit(cache=True)
@@ -67,7 +101,8 @@ def sgd_epoch(
     order: np.ndarray,  # the rows in the order this epoch visits them
     batch_size: int,
     targets: np.ndarray,  # [N, C] float64 teacher logits (unused by kind ce)
-    labels: np.ndarray,  # [N] int64, -1 where a row has no label
+    labels: np.ndarray,  # [N, 1] int64 class ids, or [N, C] 0/1 with multi_label; -1 where a row has no label
+    multi_label: bool,
     kind: int,  # LOSS_KINDS
     temperature: float,
     alpha: float,  # weight of the hard-label loss mixed into a soft one
@@ -100,7 +135,7 @@ def sgd_epoch(
         labelled = 0
         for i in range(size):
             r = rows[i]
-            labelled += labels[r] >= 0
+            labelled += labels[r, 0] >= 0
             count = starts[r + 1] - starts[r]
             hidden[i, :] = 0.0
             for k in range(starts[r], starts[r + 1]):
@@ -112,7 +147,7 @@ def sgd_epoch(
                 logits[i, c] = bias[c]
                 for d in range(dim):
                     logits[i, c] += weight[c, d] * hidden[i, d]
-            if labels[r] >= 0 and np.argmax(logits[i, :]) == labels[r]:
+            if labels[r, 0] >= 0 and _decided_right(logits[i], labels[r], multi_label):
                 correct += 1
         batch_loss = 0.0
         for i in range(size):
@@ -120,6 +155,7 @@ def sgd_epoch(
                 logits[i],
                 targets[rows[i]],
                 labels[rows[i]],
+                multi_label,
                 kind,
                 temperature,
                 soft_weight / size,

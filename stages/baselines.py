@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from common import DistilleryError, param
+from label_metrics import mean_bce, mean_metrics, multi_label_metrics
+from task import THRESHOLD, accuracy, is_multi_label
 
 
 def fasttext_text(text: str) -> str:
@@ -22,17 +24,29 @@ def fasttext_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+# fastText drops a training line with no label, so a multi-label row with no positive label gets
+# this one; it is a label of its own to fastText's one-vs-all loss, and never read back.
+NO_LABEL = "__label__none"
+
+
 class FastTextData:
-    """A training file in fastText's format, written once and reused for every run."""
+    """A training file in fastText's format, written once and reused for every run: one label per
+    line, or for multi-label ([N, L] 0/1) every positive label's index."""
 
     def __init__(self, texts: list[str], labels: np.ndarray, directory: Path) -> None:
         self.path = Path(directory) / "train.txt"
-        lines = [f"__label__{label} {fasttext_text(text)}" for text, label in zip(texts, labels, strict=True)]
+        self.multi_label = is_multi_label(labels)
+        if self.multi_label:
+            tags = [" ".join(f"__label__{j}" for j in np.flatnonzero(row)) or NO_LABEL for row in labels]
+        else:
+            tags = [f"__label__{label}" for label in labels]
+        lines = [f"{tag} {fasttext_text(text)}" for tag, text in zip(tags, texts, strict=True)]
         self.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def train_fasttext(data: FastTextData, dim: int, epochs: int, lr: float, word_ngrams: int, seed: int) -> Any:
-    """Real fastText, one thread, so that a seed gives one result."""
+    """Real fastText, one thread, so that a seed gives one result; one-vs-all (a sigmoid per label) for
+    multi-label, as fastText's documentation advises."""
     import fasttext
 
     return fasttext.train_supervised(
@@ -45,13 +59,37 @@ def train_fasttext(data: FastTextData, dim: int, epochs: int, lr: float, word_ng
         thread=1,
         seed=seed,
         verbose=0,
+        loss="ova" if data.multi_label else "softmax",
     )
 
 
-def fasttext_predict(model: Any, texts: list[str]) -> np.ndarray:
-    """Class ids. (The list form of predict; the single-string form fails under numpy 2.)"""
+def fasttext_predict(model: Any, texts: list[str], num_labels: int | None = None) -> np.ndarray:
+    """Class ids; with num_labels (multi-label), 0/1 decisions [N, L] at task.THRESHOLD.
+    (The list form of predict; the single-string form fails under numpy 2.)"""
+    if num_labels is not None:
+        return (fasttext_probabilities(model, texts, num_labels) > THRESHOLD).astype(np.int64)
     predicted, _ = model.predict([fasttext_text(text) for text in texts])
     return np.array([int(labels[0].removeprefix("__label__")) for labels in predicted])
+
+
+def fasttext_probabilities(model: Any, texts: list[str], num_labels: int) -> np.ndarray:
+    """Each label's probability [N, L] under a one-vs-all model."""
+    predicted, probabilities = model.predict([fasttext_text(text) for text in texts], k=-1, threshold=0.0)
+    result = np.zeros((len(texts), num_labels))
+    for row, (tags, values) in enumerate(zip(predicted, probabilities, strict=True)):
+        for tag, value in zip(tags, values, strict=True):
+            if tag != NO_LABEL:
+                result[row, int(tag.removeprefix("__label__"))] = value
+    return result
+
+
+def dev_figures(truth: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray | None = None) -> dict:
+    """What a setting is chosen by on dev: accuracy; for multi-label also the mean BCE, which chooses
+    (with rare labels, exact match barely moves)."""
+    figures = {"dev_accuracy": accuracy(predicted, truth)}
+    if probabilities is not None:
+        figures["dev_bce"] = mean_bce(probabilities, truth)
+    return figures
 
 
 def fasttext_per_seed(
@@ -62,18 +100,25 @@ def fasttext_per_seed(
     seeds: list[int],
     setting: dict,
     desc: str,
-) -> tuple[dict[int, float], list[float], Any]:
-    """One fastText per seed with `setting`, scored on test: accuracy by seed, training seconds, the last model."""
-    accuracies, train_seconds = {}, []
+    label_names: list[str] | None = None,
+) -> tuple[dict[int, float], list[float], Any, dict]:
+    """One fastText per seed with `setting`, scored on test: accuracy by seed, training seconds, the last
+    model, and with label_names (multi-label) task.multi_label_metrics, the mean over seeds."""
+    accuracies, train_seconds, per_seed = {}, [], []
     with tempfile.TemporaryDirectory() as scratch:
         data = FastTextData(train_texts, train_labels, Path(scratch))
         for seed in seeds:
             start = time.perf_counter()
             model = train_fasttext(data, seed=seed, **setting)
             train_seconds.append(time.perf_counter() - start)
-            accuracies[seed] = float(np.mean(fasttext_predict(model, test_texts) == test_labels))
+            if label_names:
+                probabilities = fasttext_probabilities(model, test_texts, len(label_names))
+                per_seed.append(multi_label_metrics(probabilities, test_labels, label_names))
+                accuracies[seed] = per_seed[-1]["exact_match"]
+            else:
+                accuracies[seed] = accuracy(fasttext_predict(model, test_texts), test_labels)
             print(f"{desc}: seed {seed}: test accuracy {accuracies[seed]:.4f}, trained in {train_seconds[-1]:.2f} s")
-    return accuracies, train_seconds, model
+    return accuracies, train_seconds, model, mean_metrics(per_seed) if per_seed else {}
 
 
 def fasttext_params(model: Any) -> int:
@@ -99,11 +144,17 @@ def grid_param(params: dict, dotted: str, keys: tuple[str, ...]) -> dict[str, li
     return options
 
 
-def choose_on_dev(candidates: list[dict], score: Any) -> tuple[dict, list[dict]]:
-    """Score every candidate setting on dev; the best wins, the earliest listed on a tie."""
-    trials = [dict(setting, dev_accuracy=round(float(score(setting)), 6)) for setting in candidates]
-    best = max(range(len(trials)), key=lambda i: (trials[i]["dev_accuracy"], -i))
-    return candidates[best], trials
+def choose_on_dev(candidates: list[dict], score: Any) -> tuple[dict, list[dict], dict]:
+    """Score every candidate setting on dev (score(setting) -> dev_figures); the best wins: the lowest
+    dev_bce where there is one (multi-label), else the highest dev_accuracy; the earliest listed on a tie.
+    Returns the setting, every trial, and the winner's figures."""
+    trials = [dict(setting, **{k: round(v, 6) for k, v in score(setting).items()}) for setting in candidates]
+    if "dev_bce" in trials[0]:
+        best = max(range(len(trials)), key=lambda i: (-trials[i]["dev_bce"], -i))
+    else:
+        best = max(range(len(trials)), key=lambda i: (trials[i]["dev_accuracy"], -i))
+    figures = {key: value for key, value in trials[best].items() if key.startswith("dev_")}
+    return candidates[best], trials, figures
 
 
 def fasttext_tuning(
@@ -113,16 +164,19 @@ def fasttext_tuning(
     dev_labels: np.ndarray,
     options: dict,
     seed: int,
-) -> tuple[dict, list[dict]]:
+) -> tuple[dict, list[dict], dict]:
     """fastText's grid searched on dev (fastText's own autotune is not reproducible run to run)."""
     with tempfile.TemporaryDirectory() as scratch:
         data = FastTextData(train_texts, train_labels, Path(scratch))
 
-        def dev_accuracy(setting: dict) -> float:
+        def on_dev(setting: dict) -> dict:
             model = train_fasttext(data, seed=seed, **setting)
-            return float(np.mean(fasttext_predict(model, dev_texts) == dev_labels))
+            if not data.multi_label:
+                return dev_figures(dev_labels, fasttext_predict(model, dev_texts))
+            probabilities = fasttext_probabilities(model, dev_texts, dev_labels.shape[1])
+            return dev_figures(dev_labels, (probabilities > THRESHOLD).astype(np.int64), probabilities)
 
-        return choose_on_dev(list(grid(options)), dev_accuracy)
+        return choose_on_dev(list(grid(options)), on_dev)
 
 
 class LinearTextModel:
@@ -130,7 +184,8 @@ class LinearTextModel:
 
     features "tfidf": sublinear TF-IDF of word 1..n-grams. features "nb": binary n-grams scaled,
     per class, by the naive-Bayes log-count ratio (Wang & Manning 2012's NBSVM, one-vs-rest, with
-    logistic regression in place of the SVM).
+    logistic regression in place of the SVM). Multi-label (labels [N, L] of 0/1): one logistic
+    regression per label, each on its own NB-scaled features for "nb".
     """
 
     def __init__(self, features: str, ngrams: int, C: float) -> None:
@@ -151,28 +206,50 @@ class LinearTextModel:
         from sklearn.linear_model import LogisticRegression
 
         x = self.vectorizer.fit_transform(texts)
-        self.classes = np.unique(labels)
-        if self.features == "tfidf":
+        self.multi_label = is_multi_label(labels)
+        if self.features == "tfidf" and not self.multi_label:
+            self.classes, self.ratios = np.unique(labels), [None]
             self.models = [LogisticRegression(C=self.C, max_iter=2000).fit(x, labels)]
             return self
+        if self.multi_label:
+            targets = [labels[:, j] == 1 for j in range(labels.shape[1])]
+        else:
+            self.classes = np.unique(labels)
+            targets = [labels == c for c in self.classes]
         self.ratios, self.models = [], []
-        for c in self.classes:
-            positive = labels == c
-            p = np.asarray(x[positive].sum(axis=0)).ravel() + 1.0
-            q = np.asarray(x[~positive].sum(axis=0)).ravel() + 1.0
-            ratio = np.log((p / p.sum()) / (q / q.sum()))
+        for positive in targets:
+            ratio = nb_ratio(x, positive) if self.features == "nb" else None
             self.ratios.append(ratio)
-            self.models.append(LogisticRegression(C=self.C, max_iter=2000).fit(x.multiply(ratio).tocsr(), positive))
+            self.models.append(LogisticRegression(C=self.C, max_iter=2000).fit(scaled(x, ratio), positive))
         return self
 
     def predict(self, texts: list[str]) -> np.ndarray:
+        """Class ids, or 0/1 decisions [N, L] for multi-label."""
+        if self.multi_label:
+            return (self.probabilities(texts) > THRESHOLD).astype(np.int64)
         x = self.vectorizer.transform(texts)
-        if self.features == "tfidf":
+        if len(self.models) == 1:
             return self.models[0].predict(x)
-        scores = [
-            model.decision_function(x.multiply(r).tocsr()) for model, r in zip(self.models, self.ratios, strict=True)
-        ]
+        scores = [model.decision_function(scaled(x, r)) for model, r in zip(self.models, self.ratios, strict=True)]
         return self.classes[np.argmax(np.stack(scores, axis=1), axis=1)]
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Multi-label: each label's probability [N, L]."""
+        x = self.vectorizer.transform(texts)
+        columns = [model.predict_proba(scaled(x, r))[:, 1] for model, r in zip(self.models, self.ratios, strict=True)]
+        return np.stack(columns, axis=1)
 
     def num_params(self) -> int:
         return int(sum(model.coef_.size + model.intercept_.size for model in self.models))
+
+
+def nb_ratio(x: Any, positive: np.ndarray) -> np.ndarray:
+    """The naive-Bayes log-count ratio of each feature between the positive rows and the rest."""
+    p = np.asarray(x[positive].sum(axis=0)).ravel() + 1.0
+    q = np.asarray(x[~positive].sum(axis=0)).ravel() + 1.0
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
+def scaled(x: Any, ratio: np.ndarray | None) -> Any:
+    """Features scaled column by column by `ratio` (none: as they are)."""
+    return x if ratio is None else x.multiply(ratio).tocsr()

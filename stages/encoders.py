@@ -20,6 +20,7 @@ import torch
 from batching import pad_batch
 from common import DistilleryError, fraction, optional_positive, param, positive
 from losses import AUTODIDACT_LOSS, Loss
+from task import is_multi_label, labelled
 from training import Examples, fit, scores, shuffled_batches, torch_epoch
 
 ARCHITECTURES = ("bilstm", "transformer")
@@ -33,6 +34,7 @@ class Task:
     label_names: list[str]
     pad_id: int
     teacher_model: str  # the teacher.model param: the pre-trained checkpoint the teacher started from
+    multi_label: bool = False  # labels are 0/1 per label name, not one class per text
 
     @property
     def num_classes(self) -> int:
@@ -126,16 +128,16 @@ def train_seed(
         start = (epoch - 1) * steps_per_epoch
         return torch_epoch(model, train, batches, loss, optimizer, lambda b: lr_at(start + b))
 
-    labelled = int((train.labels >= 0).sum())
     return fit(
         model,
         one_epoch,
         lambda model, split: scores(model, splits[split]),
         train.size,
-        labelled,
+        int(labelled(train.labels).sum()),
         budget.epochs,
         budget.patience,
         desc,
+        choose_on_loss=is_multi_label(train.labels),
     )
 
 

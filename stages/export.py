@@ -101,7 +101,8 @@ def main() -> None:
     metrics = read_json("data/student/metrics.json")
     seed = best_dev_seed(metrics)
     bag = load_student(Path(f"data/student/models/seed_{seed}.safetensors"))
-    labels = read_json("data/prepared/labels.json")["labels"]
+    labels_info = read_json("data/prepared/labels.json")
+    labels = labels_info["labels"]
     test = read_parquet("data/tokenized/test.parquet")
     texts = read_parquet("data/prepared/test.parquet")
     if texts["id"].to_pylist() != test["id"].to_pylist():
@@ -119,6 +120,7 @@ def main() -> None:
             {
                 "kind": "bag",
                 "labels": labels,
+                "multi_label": labels_info.get("task") == "multi_label",
                 "skip_ids": list(bag.skip_ids),
                 "max_length": bag.max_length,
                 "token_cap": FULL_TEXT_CAP,

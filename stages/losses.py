@@ -44,24 +44,40 @@ AUTODIDACT_LOSS = Loss("ce")
 
 
 def distillation_loss(loss: Loss, logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """(1 - alpha) * soft loss, mean over the batch, + alpha * cross-entropy, mean over the labelled rows.
+    """(1 - alpha) * soft loss, mean over the batch, + alpha * the hard-label loss, mean over the labelled rows.
 
-    Rows labelled -1 (the transfer set) have no hard label. kl is T^2 * KL(teacher || student) at
-    temperature T (Hinton et al. 2015, so its gradient keeps its scale as T changes); mse is over
-    raw logits (Tang et al. 2019). For kind ce, `teacher` is not read.
+    Rows labelled -1 (the transfer set) have no hard label. Single-label (labels [B]): kl is
+    T^2 * KL(teacher || student) at temperature T (Hinton et al. 2015, so its gradient keeps its
+    scale as T changes), the hard loss cross-entropy. Multi-label (labels [B, L] of 0/1): kl is
+    T^2 * the binary cross-entropy of the student's sigmoid(s/T) against the teacher's sigmoid(t/T),
+    label by label, the hard loss BCE; both summed over labels like cross-entropy is over classes.
+    mse is over raw logits (Tang et al. 2019) either way. For kind ce, `teacher` is not read.
     """
-    labelled = labels >= 0
-    hard = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else logits.sum() * 0
+    multi_label = labels.dim() == 2
+    labelled = labels[:, 0] >= 0 if multi_label else labels >= 0
+    if not labelled.any():
+        hard = logits.sum() * 0
+    elif multi_label:
+        hard = binary_cross_entropy(logits[labelled], labels[labelled].float())
+    else:
+        hard = F.cross_entropy(logits[labelled], labels[labelled])
     if loss.kind == "ce":
         return hard
+    T = loss.temperature
     if loss.kind == "mse":
         soft = F.mse_loss(logits, teacher)
+    elif multi_label:
+        soft = T**2 * binary_cross_entropy(logits / T, torch.sigmoid(teacher / T))
     else:
-        T = loss.temperature
         soft = T**2 * F.kl_div(
             F.log_softmax(logits / T, -1), F.log_softmax(teacher / T, -1), log_target=True, reduction="batchmean"
         )
     return (1 - loss.alpha) * soft + loss.alpha * hard
+
+
+def binary_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-label BCE of sigmoid(logits) against targets in [0, 1], summed over labels, mean over rows."""
+    return F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / len(logits)
 
 
 def hidden_cosine_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

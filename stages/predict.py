@@ -3,7 +3,9 @@
 MODEL_DIR is a folder written by the export stage (data/export/<name>/). Texts come from the
 arguments, or from --input FILE (.csv, .tsv, .jsonl, .parquet; --text-column names the column),
 or one per line from standard input. Each text gives one JSON line: the text, the label, and the
-probability of every class, on standard output or in --output FILE.
+probability of every class, on standard output or in --output FILE. A multi-label model gives
+`labels` (every label whose probability is above 0.5) in place of `label`, and a probability per
+label (a sigmoid each; they need not sum to 1).
 
 This script needs only the export folder, ONNX Runtime, the `tokenizers` library and numpy (pandas
 for --input): it imports nothing else from this repository, so it can be copied next to the folder.
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 BATCH_SIZE = 256
+THRESHOLD = 0.5  # a multi-label model predicts each label whose probability is above this (as task.py)
 TOKEN_BUDGET = 1 << 18  # padded ids in one ONNX Runtime call
 
 
@@ -83,8 +86,15 @@ class Classifier:
             start = end
         return result
 
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.config.get("multi_label", False))
+
     def probabilities(self, texts: list[str]) -> np.ndarray:
+        """[N, C]: a softmax over the classes, or for a multi-label model a sigmoid per label."""
         logits = self.logits(texts)
+        if self.multi_label:
+            return 1.0 / (1.0 + np.exp(-logits))
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
@@ -119,13 +129,23 @@ def predictions(classifier: Classifier, texts: list[str], batch_size: int) -> It
     for start in tqdm(batches, desc="predict", unit="batch", file=sys.stderr, disable=len(batches) < 4):
         batch = texts[start : start + batch_size]
         for text, probabilities in zip(batch, classifier.probabilities(batch), strict=True):
-            yield {
-                "text": text,
-                "label": classifier.labels[int(np.argmax(probabilities))],
-                "probabilities": {
-                    label: round(float(p), 6) for label, p in zip(classifier.labels, probabilities, strict=True)
-                },
-            }
+            if classifier.multi_label:
+                decision = {
+                    "labels": [
+                        label for label, p in zip(classifier.labels, probabilities, strict=True) if p > THRESHOLD
+                    ]
+                }
+            else:
+                decision = {"label": classifier.labels[int(np.argmax(probabilities))]}
+            yield (
+                {"text": text}
+                | decision
+                | {
+                    "probabilities": {
+                        label: round(float(p), 6) for label, p in zip(classifier.labels, probabilities, strict=True)
+                    },
+                }
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

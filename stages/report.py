@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 
 from common import param
+from task import correct
 
 
 def mcnemar_p(truth: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
     """McNemar's test on paired predictions; exact binomial when few examples disagree."""
     from statsmodels.stats.contingency_tables import mcnemar
 
-    first_right, second_right = first == truth, second == truth
+    first_right, second_right = correct(first, truth), correct(second, truth)
     table = [
         [int(np.sum(first_right & second_right)), int(np.sum(first_right & ~second_right))],
         [int(np.sum(~first_right & second_right)), int(np.sum(~first_right & ~second_right))],
@@ -42,7 +43,7 @@ def paired_bootstrap_ci(
     which examples happened to be in the test set.
     """
     difference = np.mean(
-        [(f == truth).astype(float) - (s == truth) for f, s in zip(first, second, strict=True)], axis=0
+        [correct(f, truth).astype(float) - correct(s, truth) for f, s in zip(first, second, strict=True)], axis=0
     )
     rng = np.random.default_rng(seed)
     means = np.concatenate(
@@ -302,7 +303,8 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             "# distillery report",
             "",
             *[f"> **Warning.** {warning}\n" for warning in warnings(results, params)],
-            f"Test set: {test_size} examples, {len(label_names)} classes ({', '.join(label_names)}). "
+            f"Test set: {test_size} examples, {len(label_names)} "
+            f"{'labels, multi-label' if 'multi_label' in teacher else 'classes'} ({', '.join(label_names)}). "
             f"Teacher: `{param(params, 'teacher.model')}`. Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
             f"recipe `{param(params, 'student.recipe')}`, lr {param(params, 'lr')}, "
             f"dim {param(params, 'student.dim')}, at most {param(params, 'student.epochs')} epochs; the student's "
@@ -312,6 +314,7 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             "",
             table,
             "",
+            *multi_label_section(results, label_names),
             "## Each student against its twin",
             "",
             pairs,
@@ -360,6 +363,62 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             "",
         ]
     )
+
+
+def multi_label_section(results: dict, label_names: list[str]) -> list[str]:
+    """For multi-label data: every model's BCE, F1s, ROC-AUC and exact match, F1 per label, and the
+    students' macro-F1 against their twins'. Nothing for single-label data."""
+    if "multi_label" not in results["teacher"]:
+        return []
+    models = [name for name in MODEL_TITLES if "multi_label" in results[name]]
+    figures = markdown_table(
+        ["model", "BCE (mean over labels)", "micro-F1", "macro-F1", "macro ROC-AUC", "exact match"],
+        [
+            [MODEL_TITLES[name]]
+            + [f"{results[name]['multi_label'][key]:.4f}" for key in ("bce", "micro_f1", "macro_f1", "macro_auc")]
+            + [f"{results[name]['multi_label']['exact_match']:.4f}"]
+            for name in models
+        ],
+    )
+    per_label = markdown_table(
+        ["model", *label_names],
+        [
+            [MODEL_TITLES[name]]
+            + [f"{results[name]['multi_label']['f1_per_label'][label]:.3f}" for label in label_names]
+            for name in models
+        ],
+    )
+    pairs = markdown_table(
+        ["student", "macro-F1 Δ vs twin (points)", "paired bootstrap 95% interval"],
+        [
+            [
+                MODEL_TITLES[student],
+                f"{100 * results[f'{student}_vs_autodidact']['macro_f1_delta']:+.2f}",
+                "[{:+.2f}, {:+.2f}]".format(
+                    *(100 * x for x in results[f"{student}_vs_autodidact"]["macro_f1_delta_ci95"])
+                ),
+            ]
+            for student in TWINS
+        ],
+    )
+    return [
+        "## Multi-label figures",
+        "",
+        f'{len(label_names)} labels. A label is predicted when its probability is above 0.5; "accuracy" above is '
+        "the exact-match rate (every label right), which McNemar's test pairs on. Students and seeds: the mean over "
+        "seeds. Every model and epoch was chosen by its dev BCE.",
+        "",
+        figures,
+        "",
+        "F1 per label:",
+        "",
+        per_label,
+        "",
+        "Macro-F1, each student against its twin (test rows resampled, seeds pooled):",
+        "",
+        pairs,
+        "",
+    ]
 
 
 def encoder_setup(results: dict, params: dict, arch: str) -> str:

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from bag_kernel import LOSS_KINDS, sgd_epoch
 from common import DistilleryError, optional_positive, param, positive
 from losses import Loss
-from training import fit
+from task import is_multi_label, labelled
+from training import fit, logit_scores
 
 
 @dataclass(frozen=True)
@@ -173,13 +173,9 @@ class Settings:
 
 
 @torch.no_grad()
-def evaluate(
-    model: BagOfEmbeddings, data: Packed, labels: torch.Tensor, batch_size: int = 4096
-) -> tuple[float, float, torch.Tensor]:
-    """Cross-entropy against the true labels, accuracy, and the predictions."""
-    logits = predict(model, data, batch_size)
-    predictions = logits.argmax(dim=1)
-    return F.cross_entropy(logits, labels).item(), (predictions == labels).float().mean().item(), predictions
+def evaluate(model: BagOfEmbeddings, data: Packed, labels: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
+    """The loss against the true labels and accuracy (training.logit_scores)."""
+    return logit_scores(predict(model, data, batch_size), labels)
 
 
 @torch.no_grad()
@@ -192,7 +188,7 @@ def predict(model: BagOfEmbeddings, data: Packed, batch_size: int = 4096) -> tor
 
 @dataclass
 class Split:
-    """Examples to evaluate on: bags and true labels."""
+    """Examples to evaluate on: bags and true labels (task.py's label arrays)."""
 
     data: Packed
     labels: np.ndarray
@@ -218,6 +214,8 @@ def train(
     rng = np.random.default_rng(seed)
     embedding, weight, bias = (p.detach().numpy() for p in model.parameters())
     targets = np.ascontiguousarray(targets, dtype=np.float64)
+    multi_label = is_multi_label(train_labels)
+    kernel_labels = np.ascontiguousarray(train_labels if multi_label else train_labels[:, None], dtype=np.int64)
 
     def epoch_of_sgd(epoch: int) -> tuple[float, int]:
         lr_first, lr_last = settings.lr_range(epoch)
@@ -230,7 +228,8 @@ def train(
             rng.permutation(train_data.size),
             settings.batch_size,
             targets,
-            train_labels,
+            kernel_labels,
+            multi_label,
             LOSS_KINDS[loss.kind],
             loss.temperature,
             loss.alpha,
@@ -241,10 +240,12 @@ def train(
 
     def scored(model: BagOfEmbeddings, split: str) -> tuple[float, float]:
         chosen = dev if split == "dev" else test
-        return evaluate(model, chosen.data, torch.tensor(chosen.labels))[:2]
+        return evaluate(model, chosen.data, chosen.labels)
 
-    labelled = int((train_labels >= 0).sum())
-    return fit(model, epoch_of_sgd, scored, train_data.size, labelled, settings.epochs, settings.patience, desc)
+    known = int(labelled(train_labels).sum())
+    return fit(
+        model, epoch_of_sgd, scored, train_data.size, known, settings.epochs, settings.patience, desc, multi_label
+    )
 
 
 def student_models(role: str) -> dict[int, BagOfEmbeddings]:

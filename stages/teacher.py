@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from common import DistilleryError
+from task import accuracy, decisions, is_multi_label
 from teacher_files import resolve_model
 
 
@@ -87,8 +88,10 @@ def fine_tune(
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """AdamW with linear warmup and decay, dynamic padding, length-grouped batches; `epochs` at most.
 
-    Dev accuracy is measured after every epoch; training stops once it has not improved for
-    `patience` epochs, and the model of the best epoch is the one returned, with a summary of the run.
+    Dev accuracy is measured after every epoch (for multi-label labels [N, L], the model's
+    problem_type, it is the exact-match rate, and dev loss, the mean BCE, chooses instead: with
+    rare labels, exact match barely moves). Training stops once the choosing figure has not improved
+    for `patience` epochs, and the model of the best epoch is the one returned, with a summary of the run.
     A checkpoint is written to `checkpoints` every `checkpoint_steps` steps and at each epoch's end;
     when one is there already, training resumes from it (weights, optimizer, schedule, RNG, early
     stopping's count), so a killed run picks up where it was.
@@ -106,11 +109,16 @@ def fine_tune(
             if state.global_step % settings["checkpoint_steps"] == 0:
                 control.should_save = True
 
-    def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
-        return [{"input_ids": row, "labels": int(label)} for row, label in zip(ids, labels, strict=True)]
+    multi_label = is_multi_label(train[1])
 
-    def accuracy(prediction: Any) -> dict[str, float]:
-        return {"accuracy": float(np.mean(np.argmax(prediction.predictions, axis=1) == prediction.label_ids))}
+    def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
+        # BCE (multi-label) takes float targets, cross-entropy a class id.
+        targets = labels.astype(np.float32).tolist() if multi_label else labels.tolist()
+        return [{"input_ids": row, "labels": target} for row, target in zip(ids, targets, strict=True)]
+
+    def scored(prediction: Any) -> dict[str, float]:
+        predicted = decisions(prediction.predictions, multi_label)
+        return {"accuracy": accuracy(predicted, prediction.label_ids.astype(np.int64))}
 
     args = TrainingArguments(
         output_dir=str(checkpoints),
@@ -131,8 +139,8 @@ def fine_tune(
         save_total_limit=1,  # with load_best_model_at_end, the best checkpoint is kept as well
         restore_callback_states_from_checkpoint=True,  # early stopping's count survives a resume
         load_best_model_at_end=True,
-        metric_for_best_model="accuracy",
-        greater_is_better=True,
+        metric_for_best_model="loss" if multi_label else "accuracy",
+        greater_is_better=not multi_label,
         report_to="none",
         logging_steps=50,
         dataloader_num_workers=0,
@@ -144,16 +152,20 @@ def fine_tune(
         train_dataset=examples(*train),
         eval_dataset=examples(*dev),
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=accuracy,
+        compute_metrics=scored,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=settings["patience"]), SaveEveryNSteps()],
     )
     resume = last_complete_checkpoint(Path(checkpoints))
     if resume is not None:
         print(f"train_teacher: resuming from {resume} (step {resume.name.split('-')[-1]})")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    dev_accuracy = [round(log["eval_accuracy"], 6) for log in trainer.state.log_history if "eval_accuracy" in log]
-    best_epoch = 1 + int(np.argmax(dev_accuracy))
+    evaluations = [log for log in trainer.state.log_history if "eval_accuracy" in log]
+    dev_accuracy = [round(log["eval_accuracy"], 6) for log in evaluations]
+    dev_loss = [round(log["eval_loss"], 6) for log in evaluations]
+    best_epoch = 1 + int(np.argmin(dev_loss) if multi_label else np.argmax(dev_accuracy))
     summary = {"dev_accuracy_per_epoch": dev_accuracy, "epochs_trained": len(dev_accuracy), "best_epoch": best_epoch}
+    if multi_label:
+        summary["dev_loss_per_epoch"] = dev_loss
     return trainer.model, summary
 
 
@@ -178,3 +190,14 @@ def is_main_process() -> bool:
 
 def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def classifier_config(label_names: list[str], multi_label: bool) -> dict[str, Any]:
+    """from_pretrained's settings for a new classifier head: the labels' names, and BCE for multi-label."""
+    id2label = dict(enumerate(label_names))
+    return {
+        "num_labels": len(label_names),
+        "id2label": id2label,
+        "label2id": {name: i for i, name in id2label.items()},
+        "problem_type": "multi_label_classification" if multi_label else "single_label_classification",
+    }

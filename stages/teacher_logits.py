@@ -3,8 +3,9 @@
     python stages/teacher_logits.py train dev test   # the teacher_logits stage
     python stages/teacher_logits.py transfer         # the transfer_logits stage (data/augmented)
 
-Writes data/logits/<split>.parquet: id, logit_0 .. logit_{C-1} (float32), teacher_pred, scored at
-`teacher.infer_precision` (fp32, or the faster bf16 / int8 paths of teacher_inference.py).
+Writes data/logits/<split>.parquet: id, logit_0 .. logit_{C-1} (float32), teacher_pred (the class id;
+for multi-label a list of 0/1, one per label, task.py), scored at `teacher.infer_precision` (fp32, or
+the faster bf16 / int8 paths of teacher_inference.py).
 Two stages rather than one, so a new transfer set does not re-score train, dev and test.
 """
 
@@ -24,6 +25,7 @@ from common import (
     staged_outputs,
     write_parquet,
 )
+from task import MULTI_LABEL, accuracy, decisions, label_array, label_column
 from teacher import is_main_process, load_classifier
 from teacher_inference import TeacherScorer
 
@@ -36,11 +38,11 @@ INPUTS = {
 }
 
 
-def logits_table(ids: pa.Array, logits: np.ndarray) -> pa.Table:
+def logits_table(ids: pa.Array, logits: np.ndarray, multi_label: bool) -> pa.Table:
     columns = {"id": ids}
     for c in range(logits.shape[1]):
         columns[f"logit_{c}"] = pa.array(logits[:, c], pa.float32())
-    columns["teacher_pred"] = pa.array(logits.argmax(axis=1), pa.int64())
+    columns["teacher_pred"] = label_column(decisions(logits, multi_label))
     return pa.table(columns)
 
 
@@ -54,6 +56,7 @@ def main() -> None:
     device = str(param(params, "teacher.device"))
     precision = str(param(params, "teacher.infer_precision"))
     pad_id = read_json("data/tokenized/vocab.json")["pad_id"]
+    multi_label = read_json("data/prepared/labels.json").get("task") == MULTI_LABEL
     scorer = TeacherScorer(load_classifier(f"./{TEACHER}"), device, precision)
 
     tables = {}
@@ -61,10 +64,10 @@ def main() -> None:
         examples = read_parquet(INPUTS[split])
         token_ids = examples["input_ids"].to_pylist()
         logits = scorer.logits(token_ids, pad_id, batch_size, progress=f"teacher_logits {split} ({precision})")
-        tables[split] = logits_table(examples["id"], logits)
+        tables[split] = logits_table(examples["id"], logits, multi_label)
         if "label" in examples.column_names:
-            accuracy = np.mean(tables[split]["teacher_pred"].to_numpy() == examples["label"].to_numpy())
-            print(f"teacher_logits: {split}: {len(logits)} examples, teacher accuracy {accuracy:.4f}")
+            right = accuracy(label_array(tables[split]["teacher_pred"]), label_array(examples["label"]))
+            print(f"teacher_logits: {split}: {len(logits)} examples, teacher accuracy {right:.4f}")
         else:
             print(f"teacher_logits: {split}: {len(logits)} examples labelled by the teacher")
     if is_main_process():

@@ -32,6 +32,7 @@ from student import (
     save_student,
     train,
 )
+from task import label_array, unlabelled
 from training import mean_history, seeds_summary, teacher_logits_for, write_history
 
 ROLES = ("student", "autodidact")
@@ -49,18 +50,18 @@ def main() -> None:
     skip_ids = () if settings.recipe.frame_tokens else tuple(vocab["frame_ids"])
     tables = {split: read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev", "test")}
     # The whole text (full_ids), not the teacher's window: a bag's cost is linear in its length.
-    train_ids, train_labels = tables["train"]["full_ids"], tables["train"]["label"].to_numpy()
+    train_ids, train_labels = tables["train"]["full_ids"], label_array(tables["train"]["label"])
     if role == "student":
         targets = teacher_logits_for(tables["train"], "data/logits/train.parquet")
         transfer = read_parquet("data/augmented/transfer.parquet")
         targets = np.concatenate([targets, teacher_logits_for(transfer, "data/logits/transfer.parquet")])
         train_ids = pa.chunked_array(train_ids.chunks + transfer["input_ids"].chunks)
-        train_labels = np.concatenate([train_labels, np.full(transfer.num_rows, -1)])
+        train_labels = np.concatenate([train_labels, unlabelled(transfer.num_rows, train_labels)])
     else:
         targets = np.zeros((len(train_labels), num_classes))
     train_data = Packed(train_ids, skip_ids, settings.max_length)
     dev, test = (
-        Split(Packed(tables[s]["full_ids"], skip_ids, settings.max_length), tables[s]["label"].to_numpy())
+        Split(Packed(tables[s]["full_ids"], skip_ids, settings.max_length), label_array(tables[s]["label"]))
         for s in ("dev", "test")
     )
     print(f"{role}: {len(train_labels)} training examples, {loss}, seeds {settings.seeds()}")

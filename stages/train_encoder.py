@@ -37,6 +37,7 @@ from encoders import (
     train_seed,
     transfer_rows,
 )
+from task import MULTI_LABEL, label_array, unlabelled
 from training import mean_history, seeds_summary, teacher_logits_for, write_history
 
 
@@ -59,13 +60,15 @@ def main() -> None:
     params = load_params()
     module, budget, loss = architecture(arch), Budget.from_params(params, arch), loss_for(role, params, arch)
     vocab = read_json("data/tokenized/vocab.json")
-    task = Task(read_json("data/prepared/labels.json")["labels"], vocab["pad_id"], str(param(params, "teacher.model")))
+    labels_info = read_json("data/prepared/labels.json")
+    multi_label = labels_info.get("task") == MULTI_LABEL
+    task = Task(labels_info["labels"], vocab["pad_id"], str(param(params, "teacher.model")), multi_label)
     tables = {split: read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev", "test")}
     splits = {
-        split: token_examples(tables[split]["input_ids"].to_pylist(), tables[split]["label"].to_numpy(), task.pad_id)
+        split: token_examples(tables[split]["input_ids"].to_pylist(), label_array(tables[split]["label"]), task.pad_id)
         for split in ("dev", "test")
     }
-    token_ids, labels = tables["train"]["input_ids"].to_pylist(), tables["train"]["label"].to_numpy()
+    token_ids, labels = tables["train"]["input_ids"].to_pylist(), label_array(tables["train"]["label"])
     targets = None
     if role == "student":
         targets = teacher_logits_for(tables["train"], "data/logits/train.parquet")
@@ -74,7 +77,7 @@ def main() -> None:
             rows = transfer_rows(transfer.num_rows, budget.transfer, int(param(params, "seed")))
             transfer_logits = teacher_logits_for(transfer, "data/logits/transfer.parquet")[rows]
             token_ids += [transfer["input_ids"][int(row)].as_py() for row in rows]
-            labels = np.concatenate([labels, np.full(len(rows), -1)])
+            labels = np.concatenate([labels, unlabelled(len(rows), labels)])
             targets = np.concatenate([targets, transfer_logits])
     train = token_examples(token_ids, labels, task.pad_id, targets)
     if loss.beta > 0:

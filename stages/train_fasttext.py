@@ -8,8 +8,9 @@ we can find on dev is a stage of its own (tune_fasttext).
 import numpy as np
 
 from baselines import fasttext_params, fasttext_per_seed, fasttext_predict
-from common import load_params, param, positive, read_parquet, run_stage, staged_outputs, write_json
+from common import load_params, param, positive, read_json, read_parquet, run_stage, staged_outputs, write_json
 from report import accuracy_summary, examples_per_second, median_latency_ms
+from task import is_multi_label, label_array
 
 OUT = "data/fasttext"
 
@@ -20,13 +21,16 @@ def main() -> None:
     dim, epochs = positive(params, "student.dim", int), positive(params, "student.epochs", int)
     seeds = [seed + i for i in range(positive(params, "student.n_seeds", int))]
     train, test = (read_parquet(f"data/prepared/{split}.parquet") for split in ("train", "test"))
-    test_texts, test_labels = test["text"].to_pylist(), test["label"].to_numpy()
+    test_texts, test_labels = test["text"].to_pylist(), label_array(test["label"])
+    names = read_json("data/prepared/labels.json")["labels"] if is_multi_label(test_labels) else None
+    num_labels = len(names) if names else None
     setting = {"dim": dim, "epochs": epochs, "lr": lr, "word_ngrams": 1}
-    accuracies, train_seconds, model = fasttext_per_seed(
-        train["text"].to_pylist(), train["label"].to_numpy(), test_texts, test_labels, seeds, setting, "train_fasttext"
+    train_texts, train_labels = train["text"].to_pylist(), label_array(train["label"])
+    accuracies, train_seconds, model, multi = fasttext_per_seed(
+        train_texts, train_labels, test_texts, test_labels, seeds, setting, "train_fasttext", names
     )
-    speed = examples_per_second(lambda: fasttext_predict(model, test_texts), len(test_texts))
-    latency = median_latency_ms(lambda i: fasttext_predict(model, [test_texts[i]]), len(test_texts))
+    speed = examples_per_second(lambda: fasttext_predict(model, test_texts, num_labels), len(test_texts))
+    latency = median_latency_ms(lambda i: fasttext_predict(model, [test_texts[i]], num_labels), len(test_texts))
     with staged_outputs(OUT) as out:
         write_json(
             accuracy_summary(accuracies)
@@ -36,7 +40,8 @@ def main() -> None:
                 "train_seconds": round(float(np.mean(train_seconds)), 3),
                 "examples_per_s": round(speed, 1),
                 "latency_ms": round(latency, 4),
-            },
+            }
+            | ({"multi_label": multi} if multi else {}),
             out / "metrics.json",
         )
 

@@ -1,7 +1,8 @@
 """Stage train_teacher: fine-tune AutoModelForSequenceClassification, or take a fine-tuned one as is.
 
-Writes data/teacher/ in save_pretrained format (model and tokenizer), with id2label/label2id, and
-training.json: the dev accuracy after each epoch, the epochs trained and the epoch kept.
+Writes data/teacher/ in save_pretrained format (model and tokenizer), with id2label/label2id (and
+problem_type multi_label_classification, BCE, for multi-label data), and training.json: the dev
+accuracy after each epoch, the epochs trained and the epoch kept.
 Checkpoints go to .checkpoints/train_teacher-<key>/ every `teacher.checkpoint_steps` steps: a killed
 run resumes from the last one when `dvc repro` runs it again, and they are deleted once the outputs exist.
 Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/train_teacher.py`.
@@ -21,7 +22,8 @@ from common import (
     staged_outputs,
     write_json,
 )
-from teacher import fine_tune, is_main_process, load_classifier, load_tokenizer
+from task import MULTI_LABEL, label_array
+from teacher import classifier_config, fine_tune, is_main_process, load_classifier, load_tokenizer
 
 OUT = "data/teacher"
 
@@ -45,26 +47,27 @@ def main() -> None:
     }
     if settings["device"] not in ("auto", "cpu", "cuda"):
         raise DistilleryError(f"params.yaml: 'teacher.device' must be auto, cpu or cuda, got {settings['device']!r}")
-    label_names = read_json("data/prepared/labels.json")["labels"]
-    id2label = dict(enumerate(label_names))
-    label2id = {name: i for i, name in id2label.items()}
+    labels_info = read_json("data/prepared/labels.json")
+    label_names, multi_label = labels_info["labels"], labels_info.get("task") == MULTI_LABEL
+    config = classifier_config(label_names, multi_label)
 
     seed_everything(seed)
     tokenizer = load_tokenizer(model_name)
     if should_fine_tune:
-        model = load_classifier(model_name, num_labels=len(label_names), id2label=id2label, label2id=label2id)
+        model = load_classifier(model_name, **config)
         train, dev = (read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev"))
+        kind = f"{len(label_names)} labels (multi-label, BCE)" if multi_label else f"{len(label_names)} classes"
         print(
-            f"train_teacher: fine-tuning {model_name} on {train.num_rows} examples, {len(label_names)} classes, "
+            f"train_teacher: fine-tuning {model_name} on {train.num_rows} examples, {kind}, "
             f"at most {settings['epochs']} epochs, stopping after {settings['patience']} without a better "
-            f"dev accuracy ({dev.num_rows} dev examples)"
+            f"dev {'loss' if multi_label else 'accuracy'} ({dev.num_rows} dev examples)"
         )
         checkpoints = checkpoint_dir("train_teacher", params)
         model, training = fine_tune(
             model,
             tokenizer,
-            (train["input_ids"].to_pylist(), train["label"].to_numpy()),
-            (dev["input_ids"].to_pylist(), dev["label"].to_numpy()),
+            (train["input_ids"].to_pylist(), label_array(train["label"])),
+            (dev["input_ids"].to_pylist(), label_array(dev["label"])),
             settings,
             seed,
             checkpoints,
@@ -85,6 +88,12 @@ def main() -> None:
             raise DistilleryError(
                 f"teacher.model '{model_name}' has {model.config.num_labels} labels but the data has "
                 f"{len(label_names)} {label_names}; use a matching checkpoint or set teacher.fine_tune: true"
+            )
+        if (model.config.problem_type == "multi_label_classification") != multi_label:
+            raise DistilleryError(
+                f"teacher.model '{model_name}' has problem_type {model.config.problem_type!r} but the data is "
+                f"{'multi' if multi_label else 'single'}-label; use a matching checkpoint or set "
+                "teacher.fine_tune: true"
             )
         print(f"train_teacher: using the fine-tuned {model_name} as it is (teacher.fine_tune: false)")
         training = {"epochs_trained": 0, "best_epoch": None, "dev_accuracy_per_epoch": []}

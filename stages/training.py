@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from common import DistilleryError, read_parquet
+from label_metrics import mean_bce, sigmoid
 from losses import Loss, distillation_loss, hidden_cosine_loss
+from task import correct, decisions, is_multi_label, labelled
 
 HISTORY_COLUMNS = ("epoch", "seeds", "train_loss", "train_acc", "dev_loss", "dev_acc", "test_loss", "test_acc")
 
@@ -29,8 +31,9 @@ Collate = Callable[[np.ndarray], tuple[torch.Tensor, ...]]  # rows -> the model'
 
 @dataclass
 class Examples:
-    """What a model is trained or scored on: `collate` builds its inputs for any rows; labels are -1
-    where a row has none (the transfer set); targets are the teacher's logits (zeros for a twin)."""
+    """What a model is trained or scored on: `collate` builds its inputs for any rows; labels are class
+    ids [N], or 0/1 [N, L] for multi-label (task.py), -1 where a row has none (the transfer set);
+    targets are the teacher's logits (zeros for a twin)."""
 
     collate: Collate
     labels: np.ndarray
@@ -74,10 +77,10 @@ def torch_epoch(
     correct labelled rows), measured before each step, as the kernel does."""
     model.train()
     targets = torch.as_tensor(data.targets, dtype=torch.float32) if data.targets is not None else None
-    labels = torch.tensor(data.labels, dtype=torch.long)
+    labels = torch.as_tensor(data.labels, dtype=torch.long)
     matches_hidden = loss.beta > 0 and data.hidden is not None
     hidden = torch.as_tensor(data.hidden) if matches_hidden else None
-    total_loss, correct = 0.0, 0
+    total_loss, right = 0.0, 0
     for b, rows in enumerate(tqdm(batches, unit="batch", leave=False, mininterval=10)):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(b)
@@ -96,9 +99,10 @@ def torch_epoch(
             torch.nn.utils.clip_grad_norm_(clipped if clipped is not None else model.parameters(), grad_clip)
         optimizer.step()
         total_loss += value.item() * len(rows)
-        labelled = labels[index] >= 0
-        correct += int((logits.detach().argmax(1)[labelled] == labels[index][labelled]).sum())
-    return total_loss, correct
+        known = labelled(data.labels[rows])
+        predicted = decisions(logits.detach().numpy()[known], data.labels.ndim == 2)
+        right += int(correct(predicted, data.labels[rows][known]).sum())
+    return total_loss, right
 
 
 @torch.no_grad()
@@ -114,10 +118,19 @@ def predict(model: torch.nn.Module, data: Examples, batch_size: int = 256) -> to
 
 
 def scores(model: torch.nn.Module, data: Examples, batch_size: int = 256) -> tuple[float, float]:
-    """Cross-entropy against the true labels, and accuracy."""
-    logits = predict(model, data, batch_size)
-    labels = torch.tensor(data.labels, dtype=torch.long)
-    return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+    """The loss against the true labels (cross-entropy; for multi-label the BCE, mean over labels too),
+    and accuracy (the exact-match rate for multi-label)."""
+    return logit_scores(predict(model, data, batch_size), data.labels)
+
+
+def logit_scores(logits: torch.Tensor, labels: np.ndarray) -> tuple[float, float]:
+    """`scores` for logits [N, C] already computed."""
+    multi_label = is_multi_label(labels)
+    if multi_label:
+        loss = mean_bce(sigmoid(logits.numpy()), labels)
+    else:
+        loss = F.cross_entropy(logits, torch.as_tensor(labels, dtype=torch.long)).item()
+    return loss, float(np.mean(correct(decisions(logits.numpy(), multi_label), labels)))
 
 
 def fit(
@@ -129,29 +142,33 @@ def fit(
     epochs: int,
     patience: int | None,
     desc: str,
+    choose_on_loss: bool = False,
 ) -> tuple[list[dict[str, float]], int]:
     """At most `epochs` epochs of train_epoch(epoch) -> (loss sum, correct labelled rows), stopping once
     dev accuracy has not improved for `patience` epochs (None: never); the model ends with the weights
     of the epoch with the best dev accuracy. evaluate(model, split) -> (loss, accuracy) for dev and test.
+    With `choose_on_loss` (multi-label), the lowest dev loss chooses instead of the best accuracy.
 
     Returns the per-epoch history (test columns are recorded, never looked at) and the kept epoch.
     """
     history, best, best_epoch = [], None, 0
     for epoch in tqdm(range(1, epochs + 1), desc=desc, unit="epoch"):
-        total_loss, correct = train_epoch(epoch)
+        total_loss, right = train_epoch(epoch)
         (dev_loss, dev_acc), (test_loss, test_acc) = evaluate(model, "dev"), evaluate(model, "test")
         history.append(
             {
                 "epoch": epoch,
                 "train_loss": total_loss / max(train_rows, 1),
-                "train_acc": correct / max(labelled_rows, 1),
+                "train_acc": right / max(labelled_rows, 1),
                 "dev_loss": dev_loss,
                 "dev_acc": dev_acc,
                 "test_loss": test_loss,
                 "test_acc": test_acc,
             }
         )
-        if best is None or dev_acc > history[best_epoch - 1]["dev_acc"]:
+        kept = history[best_epoch - 1] if best is not None else None
+        improved = kept is None or (dev_loss < kept["dev_loss"] if choose_on_loss else dev_acc > kept["dev_acc"])
+        if improved:
             best, best_epoch = {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch
         elif patience is not None and epoch - best_epoch >= patience:
             break

@@ -80,14 +80,12 @@ def layers_param(params: dict) -> list[int]:
 
 def build(role: str, params: dict, task: Task) -> nn.Module:
     """The student from the fine-tuned teacher in data/teacher; the twin from teacher.model, with a new head."""
-    from teacher import load_classifier
+    from teacher import classifier_config, load_classifier
 
     if role == "student":
         source = load_classifier("./data/teacher")
     else:
-        id2label = dict(enumerate(task.label_names))
-        label2id = {name: i for i, name in id2label.items()}
-        source = load_classifier(task.teacher_model, num_labels=task.num_classes, id2label=id2label, label2id=label2id)
+        source = load_classifier(task.teacher_model, **classifier_config(task.label_names, task.multi_label))
     return TransformerClassifier(cut_layers(source, layers_param(params), task.teacher_model))
 
 

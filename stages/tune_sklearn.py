@@ -2,16 +2,17 @@
 
 Tries every setting of `baselines.sklearn_grid` (features tfidf|nb, n-gram length, C), trained on
 train and scored on dev; the dev winner is scored once on test. Deterministic, so one run.
-Writes data/sklearn/metrics.json with every trial's dev accuracy.
+Writes data/sklearn/metrics.json with every trial's dev accuracy (and dev BCE, which chooses, for
+multi-label; then the test figures of task.multi_label_metrics too).
 """
 
 import time
 
-import numpy as np
-
-from baselines import LinearTextModel, choose_on_dev, grid, grid_param
-from common import DistilleryError, load_params, read_parquet, run_stage, staged_outputs, write_json
+from baselines import LinearTextModel, choose_on_dev, dev_figures, grid, grid_param
+from common import DistilleryError, load_params, read_json, read_parquet, run_stage, staged_outputs, write_json
+from label_metrics import multi_label_metrics
 from report import examples_per_second, median_latency_ms
+from task import accuracy, is_multi_label, label_array
 
 OUT = "data/sklearn"
 
@@ -24,35 +25,42 @@ def main() -> None:
         raise DistilleryError(f"params.yaml: 'baselines.sklearn_grid.features' takes tfidf and nb, got {bad}")
     splits = {name: read_parquet(f"data/prepared/{name}.parquet") for name in ("train", "dev", "test")}
     texts = {name: table["text"].to_pylist() for name, table in splits.items()}
-    labels = {name: table["label"].to_numpy() for name, table in splits.items()}
+    labels = {name: label_array(table["label"]) for name, table in splits.items()}
+    multi_label = is_multi_label(labels["train"])
 
-    def dev_accuracy(setting: dict) -> float:
+    def on_dev(setting: dict) -> dict:
         model = LinearTextModel(**setting).fit(texts["train"], labels["train"])
-        return float(np.mean(model.predict(texts["dev"]) == labels["dev"]))
+        probabilities = model.probabilities(texts["dev"]) if multi_label else None
+        return dev_figures(labels["dev"], model.predict(texts["dev"]), probabilities)
 
     candidates = list(grid(options))
     print(f"tune_sklearn: {len(candidates)} settings on dev")
-    chosen, trials = choose_on_dev(candidates, dev_accuracy)
+    chosen, trials, figures = choose_on_dev(candidates, on_dev)
     print(f"tune_sklearn: chose {chosen} on dev")
     start = time.perf_counter()
     model = LinearTextModel(**chosen).fit(texts["train"], labels["train"])
     train_seconds = time.perf_counter() - start
-    accuracy = float(np.mean(model.predict(texts["test"]) == labels["test"]))
-    print(f"tune_sklearn: test accuracy {accuracy:.4f}")
+    test_accuracy = accuracy(model.predict(texts["test"]), labels["test"])
+    print(f"tune_sklearn: test accuracy {test_accuracy:.4f}")
+    multi = {}
+    if multi_label:
+        names = read_json("data/prepared/labels.json")["labels"]
+        multi = {"multi_label": multi_label_metrics(model.probabilities(texts["test"]), labels["test"], names)}
     speed = examples_per_second(lambda: model.predict(texts["test"]), len(texts["test"]))
     latency = median_latency_ms(lambda i: model.predict([texts["test"][i]]), len(texts["test"]))
     with staged_outputs(OUT) as out:
         write_json(
             {
-                "accuracy": round(accuracy, 6),
+                "accuracy": round(test_accuracy, 6),
                 "chosen": chosen,
-                "dev_accuracy": max(trial["dev_accuracy"] for trial in trials),
                 "trials": trials,
                 "params": model.num_params(),
                 "train_seconds": round(train_seconds, 3),
                 "examples_per_s": round(speed, 1),
                 "latency_ms": round(latency, 4),
-            },
+            }
+            | figures
+            | multi,
             out / "metrics.json",
         )
 

@@ -49,14 +49,15 @@ def test_clean_joins_columns_drops_missing_and_duplicates_and_maps_labels() -> N
             "stars": ["5", "1", "1", "5", "3", None],
         }
     ).astype("string")
-    cleaned = clean([frame], ["headline", "body"], "stars", "f.tsv")
-    texts = texts_at([frame], cleaned.rows, ["headline", "body"], "stars")
+    cleaned = clean([frame], ["headline", "body"], ["stars"], "f.tsv")
+    texts = texts_at([frame], cleaned.rows, ["headline", "body"])
     assert [texts[row] for row in cleaned.rows] == ["Great film", "only body", "Bad film", "Meh"]
     assert cleaned.label_names == ["1", "3", "5"]
     assert cleaned.labels.tolist() == [2, 0, 0, 1]
     assert cleaned.report == {
         "rows_read": 6,
         "dropped_missing_or_empty": 1,
+        "dropped_missing_label": 1,
         "dropped_duplicate_text": 1,
         "truncated_long_texts": 0,
     }
@@ -78,8 +79,8 @@ def test_reading_in_chunks_keeps_what_reading_at_once_keeps(tmp_path: Path) -> N
     columns, text_columns = ["headline", "body", "stars"], ["headline", "body"]
 
     def cleaned(chunk_rows: int) -> tuple:
-        kept = clean(read_chunks(str(path), columns, chunk_rows=chunk_rows), text_columns, "stars", "f")
-        texts = texts_at(read_chunks(str(path), columns, chunk_rows=chunk_rows), kept.rows, text_columns, "stars")
+        kept = clean(read_chunks(str(path), columns, chunk_rows=chunk_rows), text_columns, ["stars"], "f")
+        texts = texts_at(read_chunks(str(path), columns, chunk_rows=chunk_rows), kept.rows, text_columns)
         return kept.rows.tolist(), kept.labels.tolist(), kept.label_names, kept.report, texts
 
     at_once = cleaned(10_000)
@@ -91,7 +92,7 @@ def test_reading_in_chunks_keeps_what_reading_at_once_keeps(tmp_path: Path) -> N
 
 def test_numeric_labels_sort_by_value_not_as_text() -> None:
     frame = pd.DataFrame({"t": [f"text {i}" for i in range(4)], "y": ["10", "2", "1", "2"]}).astype("string")
-    assert clean([frame], ["t"], "y", "f").label_names == ["1", "2", "10"]
+    assert clean([frame], ["t"], ["y"], "f").label_names == ["1", "2", "10"]
 
 
 def test_balance_follows_seed_000_rule_and_splits_are_stratified() -> None:

@@ -19,6 +19,7 @@ from student import (
     Split,
     evaluate,
     load_student,
+    predict,
     save_student,
     train,
 )
@@ -51,7 +52,7 @@ def torch_loop_epoch(model, data, order, batch_size, targets, labels, loss, lr_f
     """The same epoch through the loop every other student trains with (training.torch_epoch), plain SGD."""
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     examples = Examples(lambda rows: data.batch(rows), labels, targets)
-    torch_epoch(
+    return torch_epoch(
         model,
         examples,
         batches,
@@ -64,22 +65,27 @@ def torch_loop_epoch(model, data, order, batch_size, targets, labels, loss, lr_f
 
 
 @pytest.mark.parametrize(
-    ("loss", "batch_size", "clip", "lr_last"),
+    ("loss", "batch_size", "clip", "lr_last", "multi_label"),
     [
-        (Loss("kl", 2.0, 0.0), 1, 1.0, 0.5),  # seed 000's step schedule: constant within an epoch
-        (Loss("kl", 2.0, 0.3), 1, 0.0, 0.0),  # fastText's linear decay, no clipping
-        (Loss("mse", 1.0, 0.5), 3, 0.05, 0.2),  # a clip that bites on every step
-        (Loss("ce"), 4, 0.0, 0.1),
-        (Loss("kl", 3.0, 1.0), 2, 1.0, 0.5),
+        (Loss("kl", 2.0, 0.0), 1, 1.0, 0.5, False),  # seed 000's step schedule: constant within an epoch
+        (Loss("kl", 2.0, 0.3), 1, 0.0, 0.0, False),  # fastText's linear decay, no clipping
+        (Loss("mse", 1.0, 0.5), 3, 0.05, 0.2, False),  # a clip that bites on every step
+        (Loss("ce"), 4, 0.0, 0.1, False),
+        (Loss("kl", 3.0, 1.0), 2, 1.0, 0.5, False),
+        (Loss("kl", 2.0, 0.3), 1, 0.0, 0.0, True),  # multi-label: binary distillation plus alpha * BCE
+        (Loss("ce"), 4, 1.0, 0.1, True),  # multi-label twin: BCE only
+        (Loss("mse", 1.0, 0.5), 2, 0.0, 0.2, True),
     ],
 )
-def test_kernel_steps_like_the_torch_loop(loss: Loss, batch_size: int, clip: float, lr_last: float) -> None:
+def test_kernel_steps_like_the_torch_loop(
+    loss: Loss, batch_size: int, clip: float, lr_last: float, multi_label: bool
+) -> None:
     rng = np.random.default_rng(0)
     rows = [rng.integers(0, 30, rng.integers(1, 7)).tolist() for _ in range(100 * batch_size)]
     rows[3] = []  # an empty bag (a text of special tokens only) contributes no embedding gradient
     data = packed(rows)
     targets = rng.normal(size=(len(rows), 3)) * 3
-    labels = rng.integers(0, 3, len(rows))
+    labels = rng.integers(0, 2, (len(rows), 3)) if multi_label else rng.integers(0, 3, len(rows))
     labels[::3] = -1  # transfer-set rows: no label
     torch.manual_seed(0)
     model = BagOfEmbeddings(30, 8, 3)
@@ -89,11 +95,15 @@ def test_kernel_steps_like_the_torch_loop(loss: Loss, batch_size: int, clip: flo
     order = rng.permutation(len(rows))
 
     embedding, weight, bias = (p.detach().numpy() for p in model.parameters())
-    sgd_epoch(
-        embedding, weight, bias, data.flat, data.starts, order, batch_size, targets, labels,
+    kernel_labels = labels if multi_label else labels[:, None]
+    _, kernel_right = sgd_epoch(
+        embedding, weight, bias, data.flat, data.starts, order, batch_size, targets, kernel_labels, multi_label,
         LOSS_KINDS[loss.kind], loss.temperature, loss.alpha, 0.5, lr_last, clip,
     )  # fmt: skip
-    torch_loop_epoch(reference, data, order, batch_size, targets.astype(np.float32), labels, loss, 0.5, lr_last, clip)
+    _, torch_right = torch_loop_epoch(
+        reference, data, order, batch_size, targets.astype(np.float32), labels, loss, 0.5, lr_last, clip
+    )
+    assert kernel_right == torch_right
     for name, tensor in reference.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
     assert not torch.equal(model.embedding.weight, BagOfEmbeddings(30, 8, 3).embedding.weight)
@@ -143,7 +153,7 @@ def test_the_kept_model_is_the_best_dev_epoch_not_the_last() -> None:
     )
     dev_accuracies = [row["dev_acc"] for row in history]
     assert best == 1 + int(np.argmax(dev_accuracies))  # the first epoch with the best dev accuracy
-    assert evaluate(model, data, torch.from_numpy(labels))[1] == pytest.approx(max(dev_accuracies))
+    assert evaluate(model, data, labels)[1] == pytest.approx(max(dev_accuracies))
 
 
 def test_training_stops_when_dev_accuracy_plateaus() -> None:
@@ -195,8 +205,7 @@ def test_save_and_load_round_trip_without_pickle(tmp_path: Path) -> None:
     save_student(model, tmp_path / "model.safetensors")
     loaded = load_student(tmp_path / "model.safetensors")
     data, labels = _toy_task(10)
-    torch_labels = torch.from_numpy(labels)
-    assert torch.equal(evaluate(model, data, torch_labels)[2], evaluate(loaded, data, torch_labels)[2])
+    assert torch.equal(predict(model, data), predict(loaded, data))
     assert loaded.shape() == {"vocab_size": 30, "dim": 6, "num_classes": 3, "skip_ids": [0, 2], "max_length": None}
     capped = BagOfEmbeddings(30, 6, 3, max_length=4)
     save_student(capped, tmp_path / "capped.safetensors")
