@@ -29,8 +29,12 @@ LATENCY_TEXTS = 200
 LATENCY_HOW = f"(ONNX Runtime, 1 thread, {LATENCY_TEXTS} test texts one at a time, measured by the export stage)"
 
 
-def best_dev_seed(metrics: dict) -> int:
-    """The seed with the best dev accuracy (the lowest such seed on a tie): chosen on dev, never on test."""
+def best_dev_seed(metrics: dict, multi_label: bool) -> int:
+    """The seed with the best dev accuracy, or for multi-label the lowest dev loss (the lowest such seed on a
+    tie): chosen on dev, never on test."""
+    if multi_label:
+        losses = metrics["dev_loss_per_seed"]
+        return min(losses, key=lambda seed: (losses[seed], int(seed)))
     scores = metrics["dev_accuracy_per_seed"]
     return min(scores, key=lambda seed: (-scores[seed], int(seed)))
 
@@ -99,9 +103,10 @@ python predict.py data/export/{NAME} --input reviews.csv --text-column text --ou
 def main() -> None:
     params = load_params()
     metrics = read_json("data/student/metrics.json")
-    seed = best_dev_seed(metrics)
-    bag = load_student(Path(f"data/student/models/seed_{seed}.safetensors"))
     labels_info = read_json("data/prepared/labels.json")
+    multi_label = labels_info.get("task") == "multi_label"
+    seed = best_dev_seed(metrics, multi_label)
+    bag = load_student(Path(f"data/student/models/seed_{seed}.safetensors"))
     labels = labels_info["labels"]
     test = read_parquet("data/tokenized/test.parquet")
     texts = read_parquet("data/prepared/test.parquet")
@@ -110,7 +115,7 @@ def main() -> None:
     texts = texts["text"].to_pylist()
     compared = read_json("data/compare/metrics.json")
     tokenizer = load_tokenizer("data/teacher")
-    print(f"export: the bag student of seed {seed} (best dev accuracy) to {OUT}")
+    print(f"export: the bag student of seed {seed} (best dev {'loss' if multi_label else 'accuracy'}) to {OUT}")
 
     with staged_outputs(OUT) as out:
         export_onnx(bag, out / "model.onnx")
@@ -120,7 +125,7 @@ def main() -> None:
             {
                 "kind": "bag",
                 "labels": labels,
-                "multi_label": labels_info.get("task") == "multi_label",
+                "multi_label": multi_label,
                 "skip_ids": list(bag.skip_ids),
                 "max_length": bag.max_length,
                 "token_cap": FULL_TEXT_CAP,

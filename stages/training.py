@@ -213,6 +213,9 @@ def seeds_summary(runs: dict[int, tuple[torch.nn.Module, list[dict[str, float]],
         "dev_accuracy_per_seed": {
             str(seed): round(history[best - 1]["dev_acc"], 6) for seed, (_, history, best) in runs.items()
         },
+        "dev_loss_per_seed": {
+            str(seed): round(history[best - 1]["dev_loss"], 6) for seed, (_, history, best) in runs.items()
+        },
         "params": sum(p.numel() for p in next(iter(runs.values()))[0].parameters()),
         "train_examples": train_examples,
     }
