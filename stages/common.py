@@ -48,7 +48,7 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     | {"weight_decay", "device", "checkpoint_steps", "infer_batch_size", "infer_precision"},
     "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},
     "student": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}
-    | {"alpha"},
+    | {"alpha", "transfer"},
     "bilstm": ENCODER_KEYS,
     "transformer": ENCODER_KEYS | {"beta"},
     "baselines": {"fasttext_grid", "sklearn_grid"},
@@ -142,6 +142,15 @@ def fraction(params: dict[str, Any], dotted: str, low_open: bool = True) -> floa
         interval = "(0, 1), exclusive" if low_open else "[0, 1]"
         raise DistilleryError(f"params.yaml: '{dotted}' must be in {interval}, got {value!r}")
     return float(value)
+
+
+def fractions(params: dict[str, Any], dotted: str) -> list[float]:
+    """One number in [0, 1], or a list of them (settings to try on dev): the distinct values, ascending."""
+    value = param(params, dotted)
+    values = [_number(v) for v in (value if isinstance(value, list) else [value])]
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in values):
+        raise DistilleryError(f"params.yaml: '{dotted}' must be a number in [0, 1] or a list of them, got {value!r}")
+    return sorted({float(v) for v in values})
 
 
 def seed_everything(seed: int) -> None:

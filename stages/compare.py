@@ -193,6 +193,8 @@ def main() -> None:
     for name, family in families.items():
         print(f"compare: scoring and timing {name}")
         results[name] = family_results(family, truth, teacher_pred, label_names)
+    bag_choice = read_json("data/student/metrics.json")  # the share of the transfer set chosen on dev
+    results["student"] |= {key: bag_choice[key] for key in ("transfer", "dev_per_transfer")}
     histories = {name: pd.read_csv(f"{families[name].folder}/history.csv") for name in ("student", "autodidact")}
     for name, folder in (("fasttext", "fasttext"), ("fasttext_tuned", "fasttext_tuned"), ("sklearn", "sklearn")):
         results[name] = read_json(f"data/{folder}/metrics.json")

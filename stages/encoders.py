@@ -147,9 +147,3 @@ def model_folders(arch: str, role: str) -> dict[int, Path]:
     if not folders:
         raise DistilleryError(f"data/{arch}/{role}/models has no models: run 'dvc repro' to build them")
     return {int(folder.name[5:]): folder for folder in folders}
-
-
-def transfer_rows(size: int, share: float, seed: int) -> np.ndarray:
-    """A fixed random `share` of the transfer set's rows, in row order."""
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.permutation(size)[: round(size * share)])

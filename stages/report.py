@@ -309,8 +309,9 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             f"recipe `{param(params, 'student.recipe')}`, lr {param(params, 'lr')}, "
             f"dim {param(params, 'student.dim')}, at most {param(params, 'student.epochs')} epochs; the student's "
             f"loss is {param(params, 'student.loss')} (T={param(params, 'student.temperature')}, "
-            f"alpha={param(params, 'student.alpha')}) over {student['train_examples']:,} examples with the "
-            "transfer set. " + " ".join(encoder_setup(results, params, arch) for arch in ("transformer", "bilstm")),
+            f"alpha={param(params, 'student.alpha')}) over {student['train_examples']:,} examples: train and "
+            f"{student['transfer']:.0%} of the transfer set. "
+            + " ".join(encoder_setup(results, params, arch) for arch in ("transformer", "bilstm")),
             "",
             table,
             "",
@@ -331,6 +332,8 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             f"- Bag models, the epoch kept (best dev accuracy) per seed: student "
             f"{_setting(results['student']['best_epoch_per_seed'])}; autodidact "
             f"{_setting(results['autodidact']['best_epoch_per_seed'])}.",
+            f"- Bag student, the share of the transfer set it trains on: {student['transfer']} (mean dev "
+            f"accuracy per share tried: {_setting(transfer_trials(student))}).",
             f"- fastText, tuned: {_setting(results['fasttext_tuned']['chosen'])}, best of "
             f"{len(results['fasttext_tuned']['trials'])} settings of `baselines.fasttext_grid`.",
             f"- scikit-learn: {_setting(results['sklearn']['chosen'])}, best of "
@@ -348,8 +351,8 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
                 for name in MODEL_TITLES
                 if name.startswith(("transformer", "bilstm"))
             ],
-            "- The defaults in params.yaml (lr, recipe, temperature, alpha, epochs, n_iter) come from the dev sweep "
-            "in the README.",
+            "- The defaults in params.yaml (lr, recipe, temperature, alpha, transfer, epochs, n_iter) come from the "
+            "dev sweeps in the README.",
             "",
             "## Verdict",
             "",
@@ -363,6 +366,11 @@ def render_report(results: dict, params: dict, test_size: int, label_names: list
             "",
         ]
     )
+
+
+def transfer_trials(student: dict) -> dict[str, float]:
+    """The bag student's mean dev accuracy for each share of `student.transfer` it tried."""
+    return {share: figures["accuracy"] for share, figures in student["dev_per_transfer"].items()}
 
 
 def multi_label_section(results: dict, label_names: list[str]) -> list[str]:

@@ -35,10 +35,9 @@ from encoders import (
     loss_for,
     token_examples,
     train_seed,
-    transfer_rows,
 )
 from task import MULTI_LABEL, label_array, unlabelled
-from training import mean_history, seeds_summary, teacher_logits_for, write_history
+from training import mean_history, seeds_summary, teacher_logits_for, transfer_sample, write_history
 
 
 def teacher_hidden_for(table: pa.Table, rows: int) -> np.ndarray:
@@ -73,11 +72,9 @@ def main() -> None:
     if role == "student":
         targets = teacher_logits_for(tables["train"], "data/logits/train.parquet")
         if budget.transfer > 0:
-            transfer = read_parquet("data/augmented/transfer.parquet")
-            rows = transfer_rows(transfer.num_rows, budget.transfer, int(param(params, "seed")))
-            transfer_logits = teacher_logits_for(transfer, "data/logits/transfer.parquet")[rows]
-            token_ids += [transfer["input_ids"][int(row)].as_py() for row in rows]
-            labels = np.concatenate([labels, unlabelled(len(rows), labels)])
+            transfer_ids, transfer_logits = transfer_sample(budget.transfer, int(param(params, "seed")))
+            token_ids += transfer_ids.to_pylist()
+            labels = np.concatenate([labels, unlabelled(len(transfer_logits), labels)])
             targets = np.concatenate([targets, transfer_logits])
     train = token_examples(token_ids, labels, task.pad_id, targets)
     if loss.beta > 0:

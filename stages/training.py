@@ -202,6 +202,13 @@ def teacher_logits_for(table: pa.Table, logits_path: str) -> np.ndarray:
     return np.stack([logits[name].to_numpy() for name in columns], axis=1)
 
 
+def transfer_sample(share: float, seed: int) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """A fixed random `share` of the transfer set, in row order: its token ids and the teacher's logits."""
+    transfer = read_parquet("data/augmented/transfer.parquet")
+    rows = np.sort(np.random.default_rng(seed).permutation(transfer.num_rows)[: round(transfer.num_rows * share)])
+    return transfer["input_ids"].take(rows), teacher_logits_for(transfer, "data/logits/transfer.parquet")[rows]
+
+
 def seeds_summary(runs: dict[int, tuple[torch.nn.Module, list[dict[str, float]], int]], train_examples: int) -> dict:
     """metrics.json of a training stage: per seed (model, history, kept epoch) -> epochs and dev accuracies."""
     return {

@@ -79,6 +79,11 @@ CASES = {
         rename_param("  temperature:", "  temprature:"),
         ["unknown key 'student.temprature'", "'student.temperature'"],
     ),
+    "a share past 1": (
+        "train_bag.py student",
+        change({"student": {"transfer": [0.5, 2]}}),
+        ["student.transfer", "in [0, 1] or a list of them", "[0.5, 2]"],
+    ),
     "a string for a number": ("train_teacher.py", change({"teacher": {"epochs": "ten"}}), ["teacher.epochs", "'ten'"]),
     "max_length past the positions": (
         "tokenize_texts.py",
@@ -129,3 +134,4 @@ def test_a_megabyte_text_and_no_transfer_set_run_through(tmp_path: Path, tiny_te
     assert len(pd.read_parquet(project / "data/logits/transfer.parquet")) == 0
     metrics = json.loads((project / "data/student/metrics.json").read_text())
     assert metrics["train_examples"] == stats["train"]
+    assert metrics["transfer"] == 0.0 and list(metrics["dev_per_transfer"]) == ["0.0"]  # no share to choose

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -120,7 +121,15 @@ def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, s
     project, _ = built
     vocab = json.loads((project / "data/tokenized/vocab.json").read_text())
     assert vocab["frame_ids"] == [0, 2, 3]  # [PAD], [CLS], [SEP]: not [UNK] or [MASK], which stand for words
-    for role, examples in (("student", 172 + transfer_rows(project)), ("autodidact", 172)):
+    student = json.loads((project / "data/student/metrics.json").read_text())
+    tried = {float(share): figures["accuracy"] for share, figures in student["dev_per_transfer"].items()}
+    assert sorted(tried) == [0.0, 0.5, 1.0]  # params.yaml's student.transfer, each tried on dev
+    assert student["transfer"] == min(tried, key=lambda share: (-tried[share], share))  # the best dev accuracy kept
+    assert tried[student["transfer"]] == pytest.approx(np.mean(list(student["dev_accuracy_per_seed"].values())))
+    for role, examples in (
+        ("student", 172 + round(student["transfer"] * transfer_rows(project))),
+        ("autodidact", 172),
+    ):
         history = (project / f"data/{role}/history.csv").read_text().splitlines()
         assert history[0] == "epoch,seeds,train_loss,train_acc,dev_loss,dev_acc,test_loss,test_acc"
         assert len(history) == 1 + 3
