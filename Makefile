@@ -11,9 +11,10 @@ export TOKENIZERS_PARALLELISM ?= false
 $(BIN)/python:
 	python3 -m venv $(VENV)
 
-$(VENV)/.run-deps: $(BIN)/python requirements.txt requirements-bundled.txt constraints.txt
+$(VENV)/.run-deps: $(BIN)/python requirements.txt requirements-bundled.txt constraints.txt pyproject.toml
 	$(PIP) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-bundled.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.run-deps requirements-test.txt
@@ -29,4 +30,4 @@ test: $(VENV)/.test-deps
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (check tests/)" >&2; fi; exit $$status
 
 lint: $(VENV)/.test-deps
-	$(BIN)/ruff check stages tests benchmarks
+	$(BIN)/ruff check src stages tests benchmarks

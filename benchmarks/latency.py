@@ -11,7 +11,6 @@ machine load. Prints median and p95 milliseconds and the speed-up over the teach
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import pyarrow.parquet as pq
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-
-from predict import Classifier  # noqa: E402
-from teacher import load_classifier, load_tokenizer  # noqa: E402
+from distillery.export.predict import Classifier
+from distillery.teacher.model import load_classifier
+from distillery.teacher.tokens import load_tokenizer
 
 
 def main() -> None:

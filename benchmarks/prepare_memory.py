@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from project_copy import ENV, copy_project
+from distillery.project import ENV, copy_project
 
 COLUMNS = [
     "marketplace",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,11 +27,10 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-from common import read_json, read_parquet  # noqa: E402
-from project_copy import ENV, copy_project  # noqa: E402
-from teacher import load_classifier  # noqa: E402
-from teacher_inference import PRECISIONS, TeacherScorer  # noqa: E402
+from distillery.core.files import read_json, read_parquet
+from distillery.project import ENV, copy_project
+from distillery.teacher.inference import PRECISIONS, TeacherScorer
+from distillery.teacher.model import load_classifier
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:

@@ -6,20 +6,13 @@ labels; transfer_logits has the teacher label it, and only the distilled student
 
 import pyarrow as pa
 
-from augment_ops import transfer_set
-from common import (
-    DistilleryError,
-    fraction,
-    load_params,
-    param,
-    positive,
-    read_parquet,
-    run_stage,
-    staged_outputs,
-    write_parquet,
-)
-from dataset import example_id
-from teacher import load_tokenizer, tokenize
+from distillery.core import paths
+from distillery.core.errors import DistilleryError, run_stage
+from distillery.core.files import read_parquet, staged_outputs, write_parquet
+from distillery.core.params import fraction, load_params, param, positive
+from distillery.corpus.dataset import example_id
+from distillery.corpus.transfer_set import transfer_set
+from distillery.teacher.tokens import load_tokenizer, tokenize
 
 OUT = "data/augmented"
 
@@ -40,9 +33,7 @@ def main() -> None:
 
     train = read_parquet("data/prepared/train.parquet")["text"].to_pylist()
     # Texts of dev and test (never their labels) are kept out, so no evaluated text is trained on.
-    held_out = [
-        text for split in ("dev", "test") for text in read_parquet(f"data/prepared/{split}.parquet")["text"].to_pylist()
-    ]
+    held_out = [text for split in ("dev", "test") for text in read_parquet(paths.prepared(split))["text"].to_pylist()]
     print(
         f"augment: tagging {len(train)} training texts, then {n_iter} samples each "
         f"(p_mask {p_mask}, p_pos {p_pos}, p_ng {p_ng})"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from common import DistilleryError, run_stage, staged_outputs, write_parquet
+from distillery.core.errors import DistilleryError, run_stage
+from distillery.core.files import staged_outputs, write_parquet
 
 OUT = "data/example"
 

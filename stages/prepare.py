@@ -9,18 +9,11 @@ import codecs
 import numpy as np
 import pyarrow as pa
 
-from common import (
-    DistilleryError,
-    fraction,
-    load_params,
-    param,
-    positive,
-    run_stage,
-    staged_outputs,
-    write_json,
-    write_parquet,
-)
-from dataset import (
+from distillery.core.errors import DistilleryError, run_stage
+from distillery.core.files import staged_outputs, write_json, write_parquet
+from distillery.core.params import fraction, load_params, param, positive
+from distillery.core.task import MULTI_LABEL, SINGLE_LABEL, label_column
+from distillery.corpus.dataset import (
     MAX_TEXT_CHARS,
     balance_and_split,
     clean,
@@ -30,7 +23,6 @@ from dataset import (
     read_chunks,
     texts_at,
 )
-from task import MULTI_LABEL, SINGLE_LABEL, label_column
 
 OUT = "data/prepared"
 

@@ -7,8 +7,10 @@ hub id it is the id alone (a hub id stays a param). DVC runs this stage on every
 the stages that read the teacher depend on the JSON, so they re-run only when its content changes.
 """
 
-from common import load_params, param, run_stage, staged_outputs, write_json
-from teacher_files import fingerprint
+from distillery.core.errors import run_stage
+from distillery.core.files import staged_outputs, write_json
+from distillery.core.params import load_params, param
+from distillery.teacher.files import fingerprint
 
 OUT = "data/teacher_source"
 

@@ -1,6 +1,5 @@
-"""Stage tokenize: token ids from the teacher's tokenizer, shared by teacher and student.
+"""Stage tokenize_texts: token ids from the teacher's tokenizer, shared by teacher and student.
 
-(The script is not called tokenize.py: that would shadow Python's own `tokenize` module.)
 Writes data/tokenized/{train,dev,test}.parquet: id; input_ids (list<int32>, at most
 teacher.max_length: what the teacher sees); full_ids (the whole text, up to a safety cap of
 FULL_TEXT_CAP ids, for students whose cost is linear in the text: words past the teacher's window
@@ -9,49 +8,14 @@ the tokenizer adds around every text, such as [CLS] and [SEP], which a bag of wo
 and stats.json (per split: texts, mean ids of the whole text, texts truncated for the teacher).
 """
 
-from typing import Any
-
-import numpy as np
 import pyarrow as pa
 
-from common import (
-    DistilleryError,
-    load_params,
-    param,
-    positive,
-    read_parquet,
-    run_stage,
-    staged_outputs,
-    write_json,
-    write_parquet,
-)
-from teacher import frame_ids, load_tokenizer, max_positions, tokenize
+from distillery.core.errors import DistilleryError, run_stage
+from distillery.core.files import read_parquet, staged_outputs, write_json, write_parquet
+from distillery.core.params import load_params, param, positive
+from distillery.teacher.tokens import frame_ids, load_tokenizer, max_positions, token_columns
 
 IN, OUT = "data/prepared", "data/tokenized"
-FULL_TEXT_CAP = 16_384
-TOKENIZE_BATCH = 10_000
-
-
-def token_columns(
-    tokenizer: Any, texts: list[str], max_length: int
-) -> tuple[pa.ChunkedArray, pa.ChunkedArray, np.ndarray]:
-    """input_ids (cut at max_length) and full_ids as int32 Arrow lists, and each text's full length.
-
-    A batch at a time, so Python's lists of ids (about 30 bytes an id, against Arrow's 4) never
-    hold more than one batch.
-    """
-    input_ids, full_ids, lengths = [], [], []
-    for start in range(0, len(texts), TOKENIZE_BATCH):
-        batch = texts[start : start + TOKENIZE_BATCH]
-        full = tokenize(tokenizer, batch, FULL_TEXT_CAP)
-        batch_lengths = [len(ids) for ids in full]
-        # Tokenized again rather than cut, so the tokenizer closes each truncated text its own way.
-        cut = tokenize(tokenizer, batch, max_length) if max(batch_lengths) > max_length else full
-        input_ids.append(pa.array(cut, pa.list_(pa.int32())))
-        full_ids.append(pa.array(full, pa.list_(pa.int32())))
-        lengths += batch_lengths
-    int_lists = pa.list_(pa.int32())
-    return pa.chunked_array(input_ids, int_lists), pa.chunked_array(full_ids, int_lists), np.array(lengths)
 
 
 def main() -> None:

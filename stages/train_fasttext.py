@@ -7,22 +7,26 @@ we can find on dev is a stage of its own (tune_fasttext).
 
 import numpy as np
 
-from baselines import fasttext_params, fasttext_per_seed, fasttext_predict
-from common import load_params, param, positive, read_json, read_parquet, run_stage, staged_outputs, write_json
-from report import accuracy_summary, examples_per_second, median_latency_ms
-from task import is_multi_label, label_array
+from distillery.baselines.models import fasttext_params, fasttext_per_seed, fasttext_predict
+from distillery.core import paths
+from distillery.core.errors import run_stage
+from distillery.core.files import read_parquet, staged_outputs, write_json
+from distillery.core.params import load_params, param, positive
+from distillery.core.task import label_array, read_task
+from distillery.evaluation.statistics import accuracy_summary
+from distillery.evaluation.timing import examples_per_second, median_latency_ms
 
-OUT = "data/fasttext"
+OUT = paths.FASTTEXT
 
 
 def main() -> None:
     params = load_params()
     lr, seed = positive(params, "lr"), int(param(params, "seed"))
-    dim, epochs = positive(params, "student.dim", int), positive(params, "student.epochs", int)
-    seeds = [seed + i for i in range(positive(params, "student.n_seeds", int))]
-    train, test = (read_parquet(f"data/prepared/{split}.parquet") for split in ("train", "test"))
+    dim, epochs = positive(params, "bag.dim", int), positive(params, "bag.epochs", int)
+    seeds = [seed + i for i in range(positive(params, "bag.n_seeds", int))]
+    train, test = (read_parquet(paths.prepared(split)) for split in ("train", "test"))
     test_texts, test_labels = test["text"].to_pylist(), label_array(test["label"])
-    names = read_json("data/prepared/labels.json")["labels"] if is_multi_label(test_labels) else None
+    names = read_task().label_names if read_task().multi_label else None
     num_labels = len(names) if names else None
     setting = {"dim": dim, "epochs": epochs, "lr": lr, "word_ngrams": 1}
     train_texts, train_labels = train["text"].to_pylist(), label_array(train["label"])

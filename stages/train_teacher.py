@@ -8,22 +8,16 @@ run resumes from the last one when `dvc repro` runs it again, and they are delet
 Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/train_teacher.py`.
 """
 
-from checkpoints import checkpoint_dir, remove
-from common import (
-    DistilleryError,
-    fraction,
-    load_params,
-    param,
-    positive,
-    read_json,
-    read_parquet,
-    run_stage,
-    seed_everything,
-    staged_outputs,
-    write_json,
-)
-from task import MULTI_LABEL, label_array
-from teacher import classifier_config, fine_tune, is_main_process, load_classifier, load_tokenizer
+from distillery.core import paths
+from distillery.core.errors import DistilleryError, run_stage
+from distillery.core.files import read_json, read_parquet, staged_outputs, write_json
+from distillery.core.params import fraction, load_params, param, positive
+from distillery.core.task import MULTI_LABEL, label_array
+from distillery.teacher.checkpoints import checkpoint_dir, remove
+from distillery.teacher.fine_tune import fine_tune, is_main_process
+from distillery.teacher.model import classifier_config, load_classifier
+from distillery.teacher.tokens import load_tokenizer
+from distillery.training.loop import seed_everything
 
 OUT = "data/teacher"
 
@@ -55,7 +49,7 @@ def main() -> None:
     tokenizer = load_tokenizer(model_name)
     if should_fine_tune:
         model = load_classifier(model_name, **config)
-        train, dev = (read_parquet(f"data/tokenized/{split}.parquet") for split in ("train", "dev"))
+        train, dev = (read_parquet(paths.tokenized(split)) for split in ("train", "dev"))
         kind = f"{len(label_names)} labels (multi-label, BCE)" if multi_label else f"{len(label_names)} classes"
         print(
             f"train_teacher: fine-tuning {model_name} on {train.num_rows} examples, {kind}, "

@@ -7,23 +7,34 @@ scored on test. Writes data/fasttext_tuned/metrics.json with every trial's dev a
 
 import numpy as np
 
-from baselines import fasttext_params, fasttext_per_seed, fasttext_predict, fasttext_tuning, grid, grid_param
-from common import load_params, param, positive, read_json, read_parquet, run_stage, staged_outputs, write_json
-from report import accuracy_summary, examples_per_second, median_latency_ms
-from task import is_multi_label, label_array
+from distillery.baselines.models import (
+    fasttext_params,
+    fasttext_per_seed,
+    fasttext_predict,
+    fasttext_tuning,
+    grid,
+    grid_param,
+)
+from distillery.core import paths
+from distillery.core.errors import run_stage
+from distillery.core.files import read_parquet, staged_outputs, write_json
+from distillery.core.params import load_params, param, positive
+from distillery.core.task import label_array, read_task
+from distillery.evaluation.statistics import accuracy_summary
+from distillery.evaluation.timing import examples_per_second, median_latency_ms
 
-OUT = "data/fasttext_tuned"
+OUT = paths.FASTTEXT_TUNED
 
 
 def main() -> None:
     params = load_params()
     options = grid_param(params, "baselines.fasttext_grid", ("lr", "epochs", "word_ngrams", "dim"))
     seed = int(param(params, "seed"))
-    seeds = [seed + i for i in range(positive(params, "student.n_seeds", int))]
-    splits = {name: read_parquet(f"data/prepared/{name}.parquet") for name in ("train", "dev", "test")}
+    seeds = [seed + i for i in range(positive(params, "bag.n_seeds", int))]
+    splits = {name: read_parquet(paths.prepared(name)) for name in ("train", "dev", "test")}
     texts = {name: table["text"].to_pylist() for name, table in splits.items()}
     labels = {name: label_array(table["label"]) for name, table in splits.items()}
-    names = read_json("data/prepared/labels.json")["labels"] if is_multi_label(labels["train"]) else None
+    names = read_task().label_names if read_task().multi_label else None
     num_labels = len(names) if names else None
     print(f"tune_fasttext: {len(list(grid(options)))} settings on dev")
     chosen, trials, figures = fasttext_tuning(

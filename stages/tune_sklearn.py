@@ -8,13 +8,16 @@ multi-label; then the test figures of task.multi_label_metrics too).
 
 import time
 
-from baselines import LinearTextModel, choose_on_dev, dev_figures, grid, grid_param
-from common import DistilleryError, load_params, read_json, read_parquet, run_stage, staged_outputs, write_json
-from label_metrics import multi_label_metrics
-from report import examples_per_second, median_latency_ms
-from task import accuracy, is_multi_label, label_array
+from distillery.baselines.models import LinearTextModel, dev_figures, grid, grid_param, tune_on_dev
+from distillery.core import paths
+from distillery.core.errors import DistilleryError, run_stage
+from distillery.core.files import read_parquet, staged_outputs, write_json
+from distillery.core.params import load_params
+from distillery.core.task import accuracy, label_array, read_task
+from distillery.evaluation.label_metrics import multi_label_metrics
+from distillery.evaluation.timing import examples_per_second, median_latency_ms
 
-OUT = "data/sklearn"
+OUT = paths.SKLEARN
 
 
 def main() -> None:
@@ -23,10 +26,10 @@ def main() -> None:
     bad = [value for value in options["features"] if value not in ("tfidf", "nb")]
     if bad:
         raise DistilleryError(f"params.yaml: 'baselines.sklearn_grid.features' takes tfidf and nb, got {bad}")
-    splits = {name: read_parquet(f"data/prepared/{name}.parquet") for name in ("train", "dev", "test")}
+    splits = {name: read_parquet(paths.prepared(name)) for name in ("train", "dev", "test")}
     texts = {name: table["text"].to_pylist() for name, table in splits.items()}
     labels = {name: label_array(table["label"]) for name, table in splits.items()}
-    multi_label = is_multi_label(labels["train"])
+    multi_label = read_task().multi_label
 
     def on_dev(setting: dict) -> dict:
         model = LinearTextModel(**setting).fit(texts["train"], labels["train"])
@@ -35,7 +38,7 @@ def main() -> None:
 
     candidates = list(grid(options))
     print(f"tune_sklearn: {len(candidates)} settings on dev")
-    chosen, trials, figures = choose_on_dev(candidates, on_dev)
+    chosen, trials, figures = tune_on_dev(candidates, on_dev)
     print(f"tune_sklearn: chose {chosen} on dev")
     start = time.perf_counter()
     model = LinearTextModel(**chosen).fit(texts["train"], labels["train"])
@@ -44,7 +47,7 @@ def main() -> None:
     print(f"tune_sklearn: test accuracy {test_accuracy:.4f}")
     multi = {}
     if multi_label:
-        names = read_json("data/prepared/labels.json")["labels"]
+        names = read_task().label_names
         multi = {"multi_label": multi_label_metrics(model.probabilities(texts["test"]), labels["test"], names)}
     speed = examples_per_second(lambda: model.predict(texts["test"]), len(texts["test"]))
     latency = median_latency_ms(lambda i: model.predict([texts["test"][i]]), len(texts["test"]))

@@ -15,11 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "stages"))
-sys.path.insert(0, str(ROOT / "benchmarks"))  # project_copy: comparing stage outputs
+from distillery.core.params import TRACE_ENV
+from distillery.project import PROJECT_FILES, ROOT
 
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw/README.md"]
 POSITIVE = ["good", "great", "excellent", "fun", "love", "superb", "moving", "brilliant"]
 NEGATIVE = ["bad", "awful", "boring", "hate", "poor", "dull", "weak", "terrible"]
 NEUTRAL = ["the", "movie", "was", "plot", "actors", "and", "film", "story", "a", "it", "with", "scenes"]
@@ -91,7 +89,7 @@ TINY_PARAMS = {
         "checkpoint_steps": 3,  # several checkpoints per epoch, for the resume test
     },
     "augment": {"n_iter": 2},
-    "student": {"dim": 16, "epochs": 3, "n_seeds": 2},
+    "bag": {"dim": 16, "epochs": 3, "n_seeds": 2},
     "transformer": {"model": {"layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16, "lr": 3.0e-3, "beta": 0.5},
     "bilstm": {"model": {"width": 8, "hidden": 8, "mlp": 8}, "n_seeds": 2, "epochs": 2, "batch_size": 16},
     "baselines": {
@@ -113,15 +111,18 @@ def update_params(project: Path, changes: dict) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command (dvc, git, a stage) with the test interpreter's venv first on PATH."""
+def run(cmd: list[str], cwd: Path, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+    """Run a command (dvc, git, a stage) with the test interpreter's venv first on PATH; a project's stages
+    import the package from the project's own copy of src/, so a test may edit it there."""
     env = dict(
         os.environ,
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(Path(cwd) / "src"),
         PYTHONUNBUFFERED="1",
         DVC_NO_ANALYTICS="1",
         HF_HUB_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
+        **extra_env,
     )
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
@@ -144,26 +145,29 @@ def fails_cleanly(project: Path, script: str, *expected: str) -> str:
     return message
 
 
+KERNEL_CACHE = "src/distillery/students/__pycache__"
+
+
 @functools.cache
 def compiled_bag_kernel() -> Path:
     """Compile the bag's numba kernel once, here, as the bag stages call it; returns numba's cache folder.
 
     numba keys its on-disk cache by the source file's modification time and size, which copytree
-    keeps, so every test project gets the compiled kernel with its copy of stages/ instead of
+    keeps, so every test project gets the compiled kernel with its copy of src/ instead of
     compiling it again (about 8 s in each bag stage of each new project).
     """
     import numpy as np
     import pyarrow as pa
 
-    from losses import AUTODIDACT_LOSS
-    from student import RECIPES, BagOfEmbeddings, Packed, Settings, Split, train
+    from distillery.students.bag import RECIPES, BagOfEmbeddings, Packed, Settings, Split, train
+    from distillery.training.losses import TWIN_LOSS
 
     data = Packed(pa.chunked_array([pa.array([[1, 2], [3]], pa.list_(pa.int32()))]))
     labels = np.array([0, 1])
     settings = Settings(lr=0.1, seed=0, n_seeds=1, dim=2, epochs=1, batch_size=1, recipe=RECIPES["fasttext"])
     split = Split(data, labels)
-    train(BagOfEmbeddings(4, 2, 2), data, np.zeros((2, 2)), labels, split, split, AUTODIDACT_LOSS, settings, 0, "warm")
-    return ROOT / "stages" / "__pycache__"
+    train(BagOfEmbeddings(4, 2, 2), data, np.zeros((2, 2)), labels, split, split, TWIN_LOSS, settings, 0, "warm")
+    return ROOT / KERNEL_CACHE
 
 
 def make_project(directory: Path, teacher: Path, data: pd.DataFrame | None = None) -> Path:
@@ -176,7 +180,7 @@ def make_project(directory: Path, teacher: Path, data: pd.DataFrame | None = Non
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy(source, target)
-    numba_cache = directory / "stages" / "__pycache__"
+    numba_cache = directory / KERNEL_CACHE
     numba_cache.mkdir(exist_ok=True)
     for cached in compiled_bag_kernel().glob("bag_kernel.*.nb[ic]"):
         shutil.copy2(cached, numba_cache)
@@ -198,9 +202,9 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
     return make_project(tmp_path / "project", tiny_teacher)
 
 
-TEACHER_SIDE = ["example_data", "prepare", "tokenize", "train_teacher", "teacher_logits", "teacher_hidden"]
+TEACHER_SIDE = ["example_data", "prepare", "tokenize_texts", "train_teacher", "teacher_logits", "teacher_hidden"]
 TEACHER_SIDE += ["augment", "transfer_logits"]
-STUDENT_SIDE = ["train_student", "train_autodidact", "train_fasttext", "compare", "export"]
+STUDENT_SIDE = ["distil_bag", "twin_bag", "train_fasttext", "compare", "export"]
 TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
 DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]
 ENCODER_TWINS = ["twin@transformer", "twin@bilstm"]
@@ -220,7 +224,8 @@ def ran_stages(output: str) -> list[str]:
 def reproduced(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> tuple[Path, str]:
     """One tiny project after a full `dvc repro` (and its output), committed. Read it; copy it to change it."""
     project = make_project(tmp_path_factory.mktemp("reproduced") / "project", tiny_teacher)
-    output = run(["dvc", "repro"], project).stdout
+    trace = project.parent / "params-read.jsonl"  # each stage's params reads, for test_dvc_yaml.py
+    output = run(["dvc", "repro"], project, **{TRACE_ENV: str(trace)}).stdout
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-q", "-m", "reproduced"], project)
     return project, output

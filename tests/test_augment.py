@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from augment_ops import augment_sentence, pos_tag, transfer_set, words_by_tag
+from distillery.corpus.transfer_set import augment_sentence, pos_tag, transfer_set, words_by_tag
 
 SENTENCE = [(f"w{i}", "NN" if i % 2 else "JJ") for i in range(10)]
 VOCABULARY = {"NN": ["apple", "pear"], "JJ": ["red", "green"]}

@@ -77,12 +77,12 @@ CASES = {
     "misspelled key": (
         "train_bag.py student",
         rename_param("  temperature:", "  temprature:"),
-        ["unknown key 'student.temprature'", "'student.temperature'"],
+        ["unknown key 'student.temprature'", "'bag.temperature'"],
     ),
     "a share past 1": (
         "train_bag.py student",
-        change({"student": {"transfer": [0.5, 2]}}),
-        ["student.transfer", "in [0, 1] or a list of them", "[0.5, 2]"],
+        change({"bag": {"transfer": [0.5, 2]}}),
+        ["bag.transfer", "in [0, 1] or a list of them", "[0.5, 2]"],
     ),
     "a string for a number": ("train_teacher.py", change({"teacher": {"epochs": "ten"}}), ["teacher.epochs", "'ten'"]),
     "max_length past the positions": (
@@ -100,7 +100,7 @@ CASES = {
 
 
 # What each stage reads must be there before it is run alone.
-UPSTREAM = {"tokenize_texts.py": "prepare", "train_teacher.py": "tokenize"}
+UPSTREAM = {"tokenize_texts.py": "prepare", "train_teacher.py": "tokenize_texts"}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -121,9 +121,9 @@ def test_a_megabyte_text_and_no_transfer_set_run_through(tmp_path: Path, tiny_te
     project = make_project(tmp_path / "project", tiny_teacher, reviews)
     update_params(project, {"augment": {"n_iter": 0}})
 
-    output = run(["dvc", "repro", "train_student"], project).stdout  # the last stage that reads the transfer set
+    output = run(["dvc", "repro", "distil_bag"], project).stdout  # the last stage that reads the transfer set
 
-    assert "train_student" in ran_stages(output)
+    assert "distil_bag" in ran_stages(output)
     stats = json.loads((project / "data/prepared/stats.json").read_text())
     assert stats["truncated_long_texts"] == 1
     prepared = pd.concat(
@@ -132,6 +132,6 @@ def test_a_megabyte_text_and_no_transfer_set_run_through(tmp_path: Path, tiny_te
     assert prepared["text"].str.len().max() == 100_000
     assert len(pd.read_parquet(project / "data/augmented/transfer.parquet")) == 0
     assert len(pd.read_parquet(project / "data/logits/transfer.parquet")) == 0
-    metrics = json.loads((project / "data/student/metrics.json").read_text())
+    metrics = json.loads((project / "data/bag/student/metrics.json").read_text())
     assert metrics["train_examples"] == stats["train"]
     assert metrics["transfer"] == 0.0 and list(metrics["dev_per_transfer"]) == ["0.0"]  # no share to choose

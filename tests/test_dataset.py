@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common import DistilleryError
 from conftest import ROOT, run
-from dataset import balance_and_split, clean, example_id, read_chunks, texts_at
+from distillery.core.errors import DistilleryError
+from distillery.corpus.dataset import balance_and_split, clean, example_id, read_chunks, texts_at
 
 
 def test_example_data_is_binary_fresh_and_rotten(tmp_path: Path) -> None:

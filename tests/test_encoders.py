@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-import bilstm
-import transformer
-from common import DistilleryError
-from encoders import Budget, token_examples, train_seed
-from losses import Loss, hidden_cosine_loss
-from training import torch_epoch
+from distillery.core.errors import DistilleryError
+from distillery.students import bilstm, transformer
+from distillery.students.encoders import Budget, token_examples, train_seed
+from distillery.training.loop import torch_epoch
+from distillery.training.losses import Loss, hidden_cosine_loss
 
 
 def tiny_classifier(kind: str, layers: int = 4) -> torch.nn.Module:

@@ -56,12 +56,12 @@ def test_a_teacher_path_that_does_not_exist(project: Path) -> None:
     ("script", "changes", "expected"),
     [
         ("train_bag.py student", {"lr": 0}, ["'lr'", "> 0"]),
-        ("train_bag.py autodidact", {"lr": -0.5}, ["'lr'", "> 0"]),
-        ("train_bag.py student", {"student": {"loss": "cosine"}}, ["student.loss", "mse", "kl"]),
-        ("train_bag.py student", {"student": {"alpha": 2}}, ["student.alpha", "[0, 1]"]),
-        ("train_bag.py student", {"student": {"batch_size": 1.5}}, ["student.batch_size", "whole number"]),
-        ("train_bag.py autodidact", {"student": {"recipe": "fast"}}, ["student.recipe", "seed000"]),
-        ("train_bag.py teacher", {}, ["ROLE", "student", "autodidact"]),
+        ("train_bag.py twin", {"lr": -0.5}, ["'lr'", "> 0"]),
+        ("distil_bag.py", {"bag": {"loss": "cosine"}}, ["bag.loss", "mse", "kl"]),
+        ("distil_bag.py", {"bag": {"alpha": 2}}, ["bag.alpha", "[0, 1]"]),
+        ("distil_bag.py", {"bag": {"batch_size": 1.5}}, ["bag.batch_size", "whole number"]),
+        ("twin_bag.py", {"bag": {"recipe": "fast"}}, ["bag.recipe", "seed000"]),
+        ("distil.py teacher", {}, ["ARCH", "transformer", "bilstm"]),
         ("tune_sklearn.py", {"baselines": {"sklearn_grid": {"C": [1.0]}}}, ["baselines.sklearn_grid", "features"]),
         ("tune_sklearn.py", {"baselines": {"sklearn_grid": {"features": ["svm"], "ngrams": 2, "C": 1}}}, ["svm"]),
         (
@@ -92,7 +92,8 @@ def test_exponent_numbers_without_a_dot_are_numbers() -> None:
     """PyYAML reads `lr: 1e-5` (and what `dvc exp run -S lr=1e-5` writes) as a string; it is still a number."""
     import yaml
 
-    from common import DistilleryError, fraction, positive
+    from distillery.core.errors import DistilleryError
+    from distillery.core.params import fraction, positive
 
     params = yaml.safe_load("lr: 1e-5\nalpha: 5e-1\nbad: 1e-5x\n")
     assert params["lr"] == "1e-5"

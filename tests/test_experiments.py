@@ -26,7 +26,7 @@ from conftest import (
     ran_stages,
     run,
 )
-from project_copy import stage_outputs
+from distillery.project import stage_outputs
 
 
 def skipped_unchanged(output: str) -> list[str]:
@@ -41,9 +41,9 @@ def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> No
     )
 
 
-def test_a_student_only_param_leaves_the_autodidact_alone(reproduced_copy: Path) -> None:
-    output = run(["dvc", "exp", "run", "-S", "student.loss=mse"], reproduced_copy).stdout
-    assert sorted(ran_stages(output)) == ["compare", "export", "train_student"]
+def test_a_student_only_param_leaves_the_twin_alone(reproduced_copy: Path) -> None:
+    output = run(["dvc", "exp", "run", "-S", "bag.loss=mse"], reproduced_copy).stdout
+    assert sorted(ran_stages(output)) == ["compare", "export", "distil_bag"]
 
 
 def test_an_architecture_param_reruns_only_that_architecture(reproduced_copy: Path) -> None:
@@ -56,12 +56,12 @@ def test_an_architecture_param_reruns_only_that_architecture(reproduced_copy: Pa
 def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "teacher.lr=0.002"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(
-        ["compare", "export", "teacher_hidden", "teacher_logits", "train_student", "train_teacher", "transfer_logits"]
+        ["compare", "export", "teacher_hidden", "teacher_logits", "distil_bag", "train_teacher", "transfer_logits"]
         + DISTILLED_ENCODERS
     )
     # The twins and the baselines never see the teacher, so they are not downstream of it.
     assert sorted(skipped_unchanged(output)) == sorted(
-        ["augment", "example_data", "prepare", "tokenize", "train_autodidact", "train_fasttext"]
+        ["augment", "example_data", "prepare", "tokenize_texts", "twin_bag", "train_fasttext"]
         + TUNED_BASELINES
         + ENCODER_TWINS
     )
@@ -70,7 +70,7 @@ def test_a_teacher_param_reruns_the_teacher_and_everything_downstream(reproduced
 def test_an_inference_precision_rescores_without_retraining_the_teacher(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "teacher.infer_precision=int8"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(
-        ["compare", "export", "teacher_logits", "train_student", "transfer_logits"] + DISTILLED_ENCODERS
+        ["compare", "export", "teacher_logits", "distil_bag", "transfer_logits"] + DISTILLED_ENCODERS
     )
     metrics = json.loads((reproduced_copy / "data/compare/metrics.json").read_text())
     assert metrics["teacher"]["infer_precision"] == "int8"
@@ -92,7 +92,7 @@ def test_a_baseline_grid_reruns_only_that_baseline(reproduced_copy: Path) -> Non
 def test_an_augment_param_relabels_only_the_transfer_set(reproduced_copy: Path) -> None:
     output = run(["dvc", "exp", "run", "-S", "augment.p_ng=0.5"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(
-        ["augment", "compare", "export", "train_student", "transfer_logits"] + DISTILLED_ENCODERS
+        ["augment", "compare", "export", "distil_bag", "transfer_logits"] + DISTILLED_ENCODERS
     )
     assert "Stage 'teacher_logits' didn't change, skipping" in output
 
@@ -250,10 +250,10 @@ def test_queued_sweep_never_runs_the_teacher(reproduced_copy: Path) -> None:
         data = exp["data"]
         lrs.append(data["params"]["params.yaml"]["data"]["lr"])
         assert list(data["metrics"]) == ["data/compare/summary.json"]
-        assert 0 <= data["metrics"]["data/compare/summary.json"]["data"]["student"] <= 1
+        assert 0 <= data["metrics"]["data/compare/summary.json"]["data"]["bag"] <= 1
         logs = run(["dvc", "queue", "logs", exp["name"]], reproduced_copy).stdout
         assert not set(ran_stages(logs)) & set(TEACHER_SIDE), logs
-        assert "train_student" in ran_stages(logs)
+        assert "distil_bag" in ran_stages(logs)
     assert sorted(lrs) == [0.1, 1.0]
 
 
@@ -276,9 +276,9 @@ def test_shuffled_test_labels_change_no_model_and_no_choice(reproduced_copy: Pat
 
     project = reproduced_copy
     # Everything trained or chosen: models, teacher outputs, the bag models' kept epochs and dev scores.
-    trained = ["data/teacher", "data/augmented", "data/student/models", "data/autodidact/models"]
+    trained = ["data/teacher", "data/augmented", "data/bag/student/models", "data/bag/twin/models"]
     chosen_files = ["data/logits/train.parquet", "data/logits/dev.parquet", "data/logits/transfer.parquet"]
-    chosen_files += ["data/student/metrics.json", "data/autodidact/metrics.json", "data/export/bag/model.onnx"]
+    chosen_files += ["data/bag/student/metrics.json", "data/bag/twin/metrics.json", "data/export/bag/model.onnx"]
     before = file_digests(project, trained) | {path: (project / path).read_bytes() for path in chosen_files}
     tuned = {folder: json.loads((project / folder / "metrics.json").read_text()) for folder in TIMED[2:]}
     summary_before = (project / "data/compare/summary.json").read_text()
@@ -290,7 +290,7 @@ def test_shuffled_test_labels_change_no_model_and_no_choice(reproduced_copy: Pat
     pq.write_table(test.set_column(2, "label", pa.array(shuffled, pa.int64())), path)
     run(["dvc", "commit", "-f", "prepare"], project)
     output = run(["dvc", "repro"], project).stdout
-    assert "tokenize" in ran_stages(output) and "compare" in ran_stages(output)
+    assert "tokenize_texts" in ran_stages(output) and "compare" in ran_stages(output)
 
     after = file_digests(project, trained) | {path: (project / path).read_bytes() for path in chosen_files}
     assert before == after

@@ -24,7 +24,7 @@ def test_the_export_folder_holds_model_tokenizer_labels_config_and_card(reproduc
     labels = json.loads((reproduced[0] / "data/prepared/labels.json").read_text())["labels"]
     config = json.loads((folder / "config.json").read_text())
     assert config["labels"] == labels and config["kind"] == "bag"
-    student = json.loads((reproduced[0] / "data/student/metrics.json").read_text())["dev_accuracy_per_seed"]
+    student = json.loads((reproduced[0] / "data/bag/student/metrics.json").read_text())["dev_accuracy_per_seed"]
     assert student[str(config["seed"])] == max(student.values())  # the seed chosen on dev
     card = (folder / "README.md").read_text()
     for fragment in ("test accuracy", "hard-label twin", "single-text latency", "parameters", "## Usage"):
@@ -32,12 +32,12 @@ def test_the_export_folder_holds_model_tokenizer_labels_config_and_card(reproduc
 
 
 def test_onnx_through_predict_matches_the_torch_student(reproduced: tuple[Path, str]) -> None:
-    from predict import Classifier
-    from student import load_student, predict
+    from distillery.export.predict import Classifier
+    from distillery.students.bag import load_student, predict
 
     project = reproduced[0]
     config = json.loads((project / EXPORT / "config.json").read_text())
-    bag = load_student(project / f"data/student/models/seed_{config['seed']}.safetensors")
+    bag = load_student(project / f"data/bag/student/models/seed_{config['seed']}.safetensors")
     tokenized = pq.read_table(project / "data/tokenized/test.parquet")
     texts = pq.read_table(project / "data/prepared/test.parquet")["text"].to_pylist()
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import ALWAYS_RUNS, make_project, run
-from project_copy import stage_outputs
+from distillery.project import stage_outputs
 
 
 def start(cmd: list[str], cwd: Path) -> subprocess.Popen:
@@ -83,7 +83,7 @@ if sys.argv and sys.argv[0].startswith("stages/"):
 # Stages killed while moving their outputs into place, the worst moment since part of the output may
 # already be there, and at which file: the first, or a later one. One of each kind of stage (several
 # files into a folder, files next to another stage's, the compiled student, the report) keeps this quick.
-KILLED_WHILE_WRITING = {"prepare": 3, "teacher_logits": 2, "train_student": 2, "compare": 2}
+KILLED_WHILE_WRITING = {"prepare": 3, "teacher_logits": 2, "distil_bag": 2, "compare": 2}
 
 
 @pytest.mark.parametrize(("stage", "move"), KILLED_WHILE_WRITING.items())
@@ -111,7 +111,7 @@ def test_a_killed_teacher_resumes_from_its_checkpoint(
 ) -> None:
     """A first run SIGKILLed mid-training; `dvc repro` resumes from the last checkpoint and ends byte-identical."""
     project = make_project(tmp_path / "project", tiny_teacher)
-    run(["dvc", "repro", "tokenize"], project)
+    run(["dvc", "repro", "tokenize_texts"], project)
     process = start(["dvc", "repro", "train_teacher"], project)
 
     def mid_training() -> bool:  # 4 epochs of about 11 steps; a checkpoint every 3 steps (TINY_PARAMS)
@@ -128,7 +128,7 @@ def test_a_killed_teacher_resumes_from_its_checkpoint(
 
 
 def test_a_checkpoint_from_other_inputs_is_never_resumed(reproduced: tuple[Path, str], tmp_path: Path) -> None:
-    from checkpoints import inputs_key
+    from distillery.teacher.checkpoints import inputs_key
 
     project = Path(shutil.copytree(reproduced[0], tmp_path / "copy", symlinks=True))
     params = yaml.safe_load((project / "params.yaml").read_text())
@@ -145,7 +145,7 @@ def test_a_checkpoint_from_other_inputs_is_never_resumed(reproduced: tuple[Path,
 
 def test_a_teacher_killed_before_its_first_checkpoint_starts_over(tmp_path: Path, tiny_teacher: Path) -> None:
     project = make_project(tmp_path / "project", tiny_teacher)
-    run(["dvc", "repro", "tokenize"], project)
+    run(["dvc", "repro", "tokenize_texts"], project)
     process = start(["dvc", "repro", "train_teacher"], project)
     assert kill_when(process, lambda: (project / ".checkpoints").exists())
 

@@ -75,8 +75,8 @@ def test_multi_label_data_runs_end_to_end(toxic: tuple[Path, str]) -> None:
     assert np.array(logits["teacher_pred"].to_pylist()).tolist() == (scores > 0).astype(int).tolist()
 
     metrics = json.loads((project / "data/compare/metrics.json").read_text())
-    models = ["teacher", "student", "autodidact", "transformer_student", "transformer_autodidact"]
-    models += ["bilstm_student", "bilstm_autodidact", "fasttext", "fasttext_tuned", "sklearn"]
+    models = ["teacher", "bag_student", "bag_twin", "transformer_student", "transformer_twin"]
+    models += ["bilstm_student", "bilstm_twin", "fasttext", "fasttext_tuned", "sklearn"]
     for name in models:
         figures = metrics[name]["multi_label"]
         assert set(figures) == {"bce", "micro_f1", "macro_f1", "macro_auc", "exact_match", "f1_per_label"}, name
@@ -86,18 +86,21 @@ def test_multi_label_data_runs_end_to_end(toxic: tuple[Path, str]) -> None:
     truth = labels["test"]
     bce = -np.mean(truth * np.log(1 / (1 + np.exp(-scores))) + (1 - truth) * np.log(1 / (1 + np.exp(scores))))
     assert metrics["teacher"]["multi_label"]["bce"] == pytest.approx(bce, rel=1e-4)
-    for student in ("student", "transformer_student", "bilstm_student"):
-        low, high = metrics[f"{student}_vs_autodidact"]["macro_f1_delta_ci95"]
-        assert low <= metrics[f"{student}_vs_autodidact"]["macro_f1_delta"] + 1e-9 and low <= high
+    for student in ("bag_student", "transformer_student", "bilstm_student"):
+        low, high = metrics[f"{student}_vs_twin"]["macro_f1_delta_ci95"]
+        assert low <= metrics[f"{student}_vs_twin"]["macro_f1_delta"] + 1e-9 and low <= high
     summary = json.loads((project / "data/compare/summary.json").read_text())
-    assert {"f1_teacher", "bce_teacher", "f1_student", "f1_transformer", "f1_bilstm", "f1_sklearn"} <= set(summary)
+    expected = {"f1_teacher", "bce_teacher", "f1_bag_student", "f1_transformer_student", "f1_bilstm_student"}
+    assert expected | {"f1_sklearn", "bce_bag_twin"} <= set(summary)
     report = (project / "data/compare/report.md").read_text()
     assert "## Multi-label figures" in report and "| model | " + " | ".join(JIGSAW_LABELS) + " |" in report
 
 
 def test_the_exported_multi_label_student_returns_every_label_above_one_half(toxic: tuple[Path, str]) -> None:
     project, _ = toxic
-    result = run(["python", "stages/predict.py", "data/export/bag", "the film was bad and terrible", "a plot"], project)
+    result = run(
+        ["python", "data/export/bag/predict.py", "data/export/bag", "the film was bad and terrible", "a plot"], project
+    )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2
     for row in rows:
@@ -111,7 +114,7 @@ def test_a_second_repro_of_multi_label_data_runs_nothing(toxic: tuple[Path, str]
 
 
 def test_binary_distillation_loss_known_values_and_gradient() -> None:
-    from losses import Loss, distillation_loss
+    from distillery.training.losses import Loss, distillation_loss
 
     zeros, labels = torch.zeros((1, 2)), torch.tensor([[1, 0]])
     # sigmoid(0) = 1/2 against 1/2: each label's BCE is log 2; T^2 = 4, summed over the two labels.

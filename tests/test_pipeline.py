@@ -25,10 +25,10 @@ def test_every_stage_runs_in_dag_order(built: tuple[Path, str]) -> None:
     _, output = built
     ran = ran_stages(output)
     assert sorted(ran) == sorted(STAGES)
-    assert ran.index("prepare") < ran.index("tokenize") < ran.index("train_teacher") < ran.index("teacher_logits")
-    assert ran.index("augment") < ran.index("transfer_logits") < ran.index("train_student") < ran.index("compare")
-    assert ran.index("teacher_logits") < ran.index("train_student")
-    for baseline in ("train_autodidact", "train_fasttext", "tune_fasttext", "tune_sklearn"):
+    assert ran.index("prepare") < ran.index("tokenize_texts") < ran.index("train_teacher") < ran.index("teacher_logits")
+    assert ran.index("augment") < ran.index("transfer_logits") < ran.index("distil_bag") < ran.index("compare")
+    assert ran.index("teacher_logits") < ran.index("distil_bag")
+    for baseline in ("twin_bag", "train_fasttext", "tune_fasttext", "tune_sklearn"):
         assert ran.index(baseline) < ran.index("compare")
 
 
@@ -116,21 +116,21 @@ def test_transfer_set_is_new_tokenized_text_labelled_by_the_teacher(built: tuple
 
 
 def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, str]) -> None:
-    from student import load_student
+    from distillery.students.bag import load_student
 
     project, _ = built
     vocab = json.loads((project / "data/tokenized/vocab.json").read_text())
     assert vocab["frame_ids"] == [0, 2, 3]  # [PAD], [CLS], [SEP]: not [UNK] or [MASK], which stand for words
-    student = json.loads((project / "data/student/metrics.json").read_text())
+    student = json.loads((project / "data/bag/student/metrics.json").read_text())
     tried = {float(share): figures["accuracy"] for share, figures in student["dev_per_transfer"].items()}
-    assert sorted(tried) == [0.0, 0.5, 1.0]  # params.yaml's student.transfer, each tried on dev
+    assert sorted(tried) == [0.0, 0.5, 1.0]  # params.yaml's bag.transfer, each tried on dev
     assert student["transfer"] == min(tried, key=lambda share: (-tried[share], share))  # the best dev accuracy kept
     assert tried[student["transfer"]] == pytest.approx(np.mean(list(student["dev_accuracy_per_seed"].values())))
     for role, examples in (
         ("student", 172 + round(student["transfer"] * transfer_rows(project))),
-        ("autodidact", 172),
+        ("twin", 172),
     ):
-        history = (project / f"data/{role}/history.csv").read_text().splitlines()
+        history = (project / f"data/bag/{role}/history.csv").read_text().splitlines()
         assert history[0] == "epoch,seeds,train_loss,train_acc,dev_loss,dev_acc,test_loss,test_acc"
         assert len(history) == 1 + 3
         metrics = json.loads((project / f"data/{role}/metrics.json").read_text())
@@ -152,13 +152,13 @@ def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, s
 def test_encoder_students_and_twins_write_models_that_reload(built: tuple[Path, str], arch: str) -> None:
     from transformers import AutoModelForSequenceClassification
 
-    from encoders import architecture, token_examples
-    from training import predict
+    from distillery.students.encoders import architecture, token_examples
+    from distillery.training.loop import predict
 
     project, _ = built
     test = pq.read_table(project / "data/tokenized/test.parquet")
     share = yaml.safe_load((project / "params.yaml").read_text())[arch]["transfer"]  # the default's
-    for role, examples in (("student", 172 + round(share * transfer_rows(project))), ("autodidact", 172)):
+    for role, examples in (("student", 172 + round(share * transfer_rows(project))), ("twin", 172)):
         folder = project / f"data/{arch}/{role}"
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["train_examples"] == examples
@@ -210,29 +210,27 @@ def test_tuned_baselines_record_their_dev_trials(built: tuple[Path, str]) -> Non
 def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path, str]) -> None:
     project, _ = built
     metrics = json.loads((project / "data/compare/metrics.json").read_text())
-    for name in ("teacher", "student", "autodidact", "fasttext", "fasttext_tuned", "sklearn"):
+    for name in ("teacher", "bag_student", "bag_twin", "fasttext", "fasttext_tuned", "sklearn"):
         assert {"accuracy", "params", "examples_per_s"} <= metrics[name].keys(), name
-    for name in ("student", "autodidact", "fasttext", "fasttext_tuned"):
+    for name in ("bag_student", "bag_twin", "fasttext", "fasttext_tuned"):
         assert {"accuracy_sd", "accuracy_per_seed"} <= metrics[name].keys()
-    versus = metrics["student_vs_autodidact"]
-    assert {"delta", "delta_ci95", "mcnemar_p", "mcnemar_p_per_seed", "student_epochs_to_autodidact_final"} <= (
-        versus.keys()
-    )
+    versus = metrics["bag_student_vs_twin"]
+    assert {"delta", "delta_ci95", "mcnemar_p", "mcnemar_p_per_seed", "student_epochs_to_twin_final"} <= (versus.keys())
     low, high = versus["delta_ci95"]
     assert low <= versus["delta"] <= high
     assert set(versus["mcnemar_p_per_seed"]) == {"7", "8"}
     assert metrics["teacher"]["accuracy"] > 0.9, "the tiny teacher should learn the tiny task"
-    assert metrics["student"]["params"] < metrics["teacher"]["params"]
+    assert metrics["bag_student"]["params"] < metrics["teacher"]["params"]
     report = (project / "data/compare/report.md").read_text()
     for row in ("| bag student (distilled)", "| fastText C++, the student's budget", "| fastText C++, tuned on dev"):
         assert row in report
-    for name in ("transformer_student", "transformer_autodidact", "bilstm_student", "bilstm_autodidact"):
+    for name in ("transformer_student", "transformer_twin", "bilstm_student", "bilstm_twin"):
         assert {"accuracy", "accuracy_per_seed", "params", "disk_mb", "examples_per_s", "latency_ms"} <= metrics[
             name
         ].keys()
         assert metrics[name]["latency_ms"] > 0 and metrics[name]["disk_mb"] > 0
     for student in ("transformer_student", "bilstm_student"):
-        assert set(metrics[f"{student}_vs_autodidact"]["mcnemar_p_per_seed"]) == {"7", "8"}
+        assert set(metrics[f"{student}_vs_twin"]["mcnemar_p_per_seed"]) == {"7", "8"}
     assert "| transformer student (distilled)" in report and "## Each student against its twin" in report
     board = (project / "data/compare/leaderboard.csv").read_text().splitlines()
     # the teacher, 3 students, 3 twins and the 3 baselines
@@ -245,10 +243,11 @@ def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path
 def test_the_headline_metrics_are_one_compact_file(built: tuple[Path, str]) -> None:
     project, _ = built
     summary = json.loads((project / "data/compare/summary.json").read_text())
-    models = ["teacher", "student", "autodidact", "fasttext", "ft_tuned", "sklearn", "transformer", "bilstm"]
-    pairs = ["delta", "p_max", "delta_transformer", "p_max_transformer", "delta_bilstm", "p_max_bilstm"]
-    devs = ["dev_student", "dev_autodidact", "dev_transformer", "dev_bilstm"]
-    assert list(summary) == sorted(models + pairs + devs)
+    architectures = ["bag", "bilstm", "transformer"]
+    per_arch = [f"{prefix}{arch}{suffix}" for arch in architectures for prefix, suffix in (("", ""), ("", "_twin"))]
+    per_arch += [f"{prefix}_{arch}" for arch in architectures for prefix in ("dev", "delta", "p_max")]
+    per_arch += [f"dev_{arch}_twin" for arch in architectures]
+    assert sorted(summary) == sorted(["teacher", "fasttext", "fasttext_tuned", "sklearn", *per_arch])
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     files = [path for revision in shown.values() for path in revision["data"]]
     assert files == ["data/compare/summary.json"]
@@ -275,7 +274,7 @@ def test_bag_students_read_past_the_teachers_window(tmp_path: Path, tiny_teacher
     reviews["review"] += [f" {i}" for i in range(len(reviews))]
     project = make_project(tmp_path / "long", tiny_teacher, reviews)
     update_params(project, {"teacher": {"max_length": 8}})
-    run(["dvc", "repro", "train_autodidact", "teacher_logits"], project)
+    run(["dvc", "repro", "twin_bag", "teacher_logits"], project)
     stats = json.loads((project / "data/tokenized/stats.json").read_text())
     assert stats["train"]["truncated_for_teacher"] == stats["train"]["texts"]
     test = pq.read_table(project / "data/tokenized/test.parquet")
@@ -283,7 +282,7 @@ def test_bag_students_read_past_the_teachers_window(tmp_path: Path, tiny_teacher
     assert min(len(ids) for ids in test["full_ids"].to_pylist()) > 8
     teacher = pq.read_table(project / "data/logits/test.parquet")["teacher_pred"].to_numpy()
     assert (teacher == test["label"].to_numpy()).mean() < 0.75
-    metrics = json.loads((project / "data/autodidact/metrics.json").read_text())
+    metrics = json.loads((project / "data/bag/twin/metrics.json").read_text())
     assert min(metrics["dev_accuracy_per_seed"].values()) > 0.9
 
 

@@ -8,15 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report import (
-    examples_per_second,
-    markdown_table,
-    mcnemar_p,
-    p_value,
-    paired_bootstrap_ci,
-    plot_learning_curves,
-    rounded,
-)
+from distillery.evaluation.statistics import mcnemar_p, paired_bootstrap_ci
+from distillery.evaluation.timing import examples_per_second
+from distillery.report.plots import plot_learning_curves
+from distillery.report.render import markdown_table, p_value, rounded
 
 
 def test_mcnemar_exact_for_few_discordant_pairs() -> None:

@@ -9,9 +9,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-from bag_kernel import LOSS_KINDS, sgd_epoch
-from losses import Loss
-from student import (
+from distillery.students.bag import (
     RECIPES,
     BagOfEmbeddings,
     Packed,
@@ -23,7 +21,9 @@ from student import (
     save_student,
     train,
 )
-from training import Examples, torch_epoch
+from distillery.students.bag_kernel import LOSS_KINDS, sgd_epoch
+from distillery.training.loop import Examples, torch_epoch
+from distillery.training.losses import Loss
 
 
 def packed(rows: list[list[int]], skip_ids: tuple[int, ...] = ()) -> Packed:

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from batching import length_sorted_batches, pad_batch
-from common import DistilleryError
 from conftest import run, update_params
-from teacher import load_classifier, load_tokenizer, tokenize
-from teacher_files import BUNDLED_TEACHER, resolve_model
-from teacher_inference import TeacherScorer, check_precision
+from distillery.core.errors import DistilleryError
+from distillery.teacher.files import BUNDLED_TEACHER, resolve_model
+from distillery.teacher.inference import TeacherScorer, check_precision
+from distillery.teacher.model import load_classifier
+from distillery.teacher.tokens import load_tokenizer, tokenize
+from distillery.training.batching import length_sorted_batches, pad_batch
 
 
 def test_bundled_teacher_resolves_to_the_packaged_minilm() -> None:

@@ -1,0 +1,92 @@
+"""Multi-label figures: BCE, F1 (micro, macro, per label), ROC-AUC, exact match, and a paired
+bootstrap of the macro-F1 difference between two models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distillery.core.task import THRESHOLD, accuracy
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+
+
+def mean_bce(probabilities: np.ndarray, truth: np.ndarray) -> float:
+    """Binary cross-entropy, mean over rows and labels (seed 003's validation figure)."""
+    p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
+
+
+def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 per entry; 0 where a label is never predicted nor true (scikit-learn's zero_division=0)."""
+    denominator = 2 * tp + fp + fn
+    return np.divide(2 * tp, denominator, out=np.zeros(np.shape(tp), dtype=float), where=denominator > 0)
+
+
+def macro_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """The mean over labels of each label's F1, for 0/1 decisions [N, L]."""
+    return float(f1_from_counts(*(count.sum(axis=0) for count in outcomes(predicted, truth))).mean())
+
+
+def outcomes(predicted: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, false positives and false negatives, 0/1 per row and label."""
+    return predicted * truth, predicted * (1 - truth), (1 - predicted) * truth
+
+
+def multi_label_metrics(probabilities: np.ndarray, truth: np.ndarray, names: list[str]) -> dict:
+    """Everything reported for a multi-label model: mean BCE, micro and macro F1 at THRESHOLD,
+    macro ROC-AUC (over the labels with both classes present), F1 per label and the exact-match rate."""
+    from sklearn.metrics import roc_auc_score
+
+    predicted = (probabilities > THRESHOLD).astype(np.int64)
+    tp, fp, fn = (count.sum(axis=0) for count in outcomes(predicted, truth))  # per label
+    per_label = f1_from_counts(tp, fp, fn)
+    aucs = [
+        roc_auc_score(truth[:, j], probabilities[:, j])
+        for j in range(truth.shape[1])
+        if 0 < truth[:, j].sum() < len(truth)
+    ]
+    return {
+        "bce": mean_bce(probabilities, truth),
+        "micro_f1": float(f1_from_counts(tp.sum(), fp.sum(), fn.sum())),
+        "macro_f1": float(per_label.mean()),
+        "macro_auc": float(np.mean(aucs)) if aucs else float("nan"),
+        "exact_match": accuracy(predicted, truth),
+        "f1_per_label": {name: float(f1) for name, f1 in zip(names, per_label, strict=True)},
+    }
+
+
+def mean_metrics(per_seed: list[dict]) -> dict:
+    """The mean of each metric (and each label's F1) over seeds."""
+    mean = {key: float(np.mean([m[key] for m in per_seed])) for key in per_seed[0] if key != "f1_per_label"}
+    names = per_seed[0]["f1_per_label"]
+    return mean | {
+        "f1_per_label": {name: float(np.mean([m["f1_per_label"][name] for m in per_seed])) for name in names}
+    }
+
+
+def macro_f1_bootstrap_ci(
+    truth: np.ndarray,
+    first: list[np.ndarray],
+    second: list[np.ndarray],
+    level: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Paired bootstrap percentile interval of macro-F1(first) - macro-F1(second), mean over seeds.
+
+    first[s] and second[s] are one seed's 0/1 decisions [N, L]. The test rows are resampled with
+    replacement; each resample's true/false positive counts are a weighted sum of the rows' counts.
+    """
+    rng = np.random.default_rng(seed)
+    counts = [outcomes(p, truth) for p in (*first, *second)]
+    differences = []
+    for _ in range(resamples // 500):
+        weights = np.stack(
+            [np.bincount(rng.integers(0, len(truth), len(truth)), minlength=len(truth)) for _ in range(500)]
+        )
+        macro = [f1_from_counts(*(weights @ c for c in row)).mean(axis=1) for row in counts]
+        differences.append(np.mean(macro[: len(first)], axis=0) - np.mean(macro[len(first) :], axis=0))
+    low, high = np.quantile(np.concatenate(differences), [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)

@@ -1,0 +1,186 @@
+"""Scoring every trained model on the test set, side by side: accuracy, per-seed predictions for the
+paired tests, size, and speed measured on this machine. What the compare stage writes to metrics.json."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+
+from distillery.core import paths
+from distillery.core.files import read_json, read_parquet
+from distillery.core.params import param, positive
+from distillery.core.paths import ARCHITECTURES, ROLES
+from distillery.core.task import Task, accuracy, decisions, is_multi_label, label_array
+from distillery.evaluation.label_metrics import mean_metrics, multi_label_metrics, sigmoid
+from distillery.evaluation.statistics import accuracy_summary, versus_twin
+from distillery.evaluation.timing import examples_per_second, median_latency_ms
+from distillery.report.render import rounded
+from distillery.report.titles import model_key, pair_key
+from distillery.students.bag import bag_models
+from distillery.students.bag import predict as bag_predict
+from distillery.students.encoders import architecture, model_folders, token_examples
+from distillery.teacher.inference import TeacherScorer
+from distillery.teacher.model import load_classifier, parameter_count
+from distillery.training.loop import predict
+from distillery.training.runs import teacher_logits_for
+
+
+@dataclass
+class Trained:
+    """One model family's seeds, ready to be scored and timed on the test set."""
+
+    logits: dict[int, np.ndarray]  # test logits, by seed
+    params: int
+    disk_bytes: int
+    score_all: Callable[[], object]  # scores every test text once (batched)
+    score_one: Callable[[int], object]  # scores test text i alone
+    folder: Path  # where its metrics.json and history.csv are
+
+    def predictions(self, multi_label: bool) -> dict[int, np.ndarray]:
+        """Test decisions by seed: class ids, or 0/1 per label."""
+        return {seed: decisions(logits, multi_label) for seed, logits in self.logits.items()}
+
+
+def folder_bytes(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def bag_family(role: str, test: pa.Table) -> Trained:
+    models = bag_models(role)
+    first = next(iter(models.values()))
+    packed = first.pack(test["full_ids"])
+    return Trained(
+        logits={seed: bag_predict(model, packed).numpy() for seed, model in models.items()},
+        params=parameter_count(first),
+        disk_bytes=folder_bytes(paths.trained("bag", role) / "models" / f"seed_{next(iter(models))}.safetensors"),
+        score_all=lambda: bag_predict(first, packed),
+        score_one=lambda i: first(*packed.batch(np.array([i]))),
+        folder=paths.trained("bag", role),
+    )
+
+
+def encoder_family(arch: str, role: str, test: pa.Table, pad_id: int) -> Trained:
+    module, folders = architecture(arch), model_folders(arch, role)
+    models = {seed: module.load(folder) for seed, folder in folders.items()}
+    first = next(iter(models.values()))
+    examples = token_examples(test["input_ids"].to_pylist(), label_array(test["label"]), pad_id)
+    with torch.inference_mode():
+        return Trained(
+            logits={seed: predict(model, examples).numpy() for seed, model in models.items()},
+            params=parameter_count(first),
+            disk_bytes=folder_bytes(next(iter(folders.values()))),
+            score_all=lambda: predict(first, examples),
+            score_one=lambda i: first(*examples.collate(np.array([i]))),
+            folder=paths.trained(arch, role),
+        )
+
+
+def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names: list[str]) -> dict:
+    teacher_pred = label_array(read_parquet(paths.logits("test"))["teacher_pred"])
+    dev_truth = label_array(read_parquet(paths.tokenized("dev"))["label"])
+    dev_pred = label_array(read_parquet(paths.logits("dev"))["teacher_pred"])
+    print("compare: timing the teacher")
+    teacher = load_classifier(f"./{paths.TEACHER}")
+    token_ids = test["input_ids"].to_pylist()
+    timed = token_ids[: positive(params, "compare.speed_examples", int)]
+    pad_id = read_json(paths.VOCAB)["pad_id"]
+    batch_size = positive(params, "teacher.infer_batch_size", int)
+    precision = str(param(params, "teacher.infer_precision"))
+    scorer = TeacherScorer(teacher, precision=precision)  # timed at the precision its logits were made with
+    multi = {}
+    if is_multi_label(truth):
+        logits = teacher_logits_for(test, paths.logits("test"))
+        multi = {"multi_label": multi_label_metrics(sigmoid(logits), truth, label_names)}
+    return (
+        multi
+        | {
+            "accuracy": accuracy(teacher_pred, truth),
+            "dev_accuracy": accuracy(dev_pred, dev_truth),
+            "params": parameter_count(teacher),
+            "disk_mb": folder_bytes(paths.TEACHER / "model.safetensors") / 1e6,
+            "infer_precision": precision,
+            "examples_per_s": examples_per_second(lambda: scorer.logits(timed, pad_id, batch_size), len(timed)),
+            "latency_ms": median_latency_ms(lambda i: scorer.logits([token_ids[i]], pad_id, 1), len(token_ids)),
+            "predictions": teacher_pred,
+        }
+        | read_json(paths.TEACHER / "training.json")
+    )
+
+
+def trained_families(test: pa.Table, pad_id: int) -> dict[str, Trained]:
+    """Every architecture's student and twin, by their metrics.json keys."""
+    families = {}
+    for arch in ARCHITECTURES:
+        for role in ROLES:
+            family = bag_family(role, test) if arch == "bag" else encoder_family(arch, role, test, pad_id)
+            families[model_key(arch, role)] = family
+    return families
+
+
+def family_results(family: Trained, truth: np.ndarray, teacher_pred: np.ndarray, label_names: list[str]) -> dict:
+    trained = read_json(family.folder / "metrics.json")
+    predictions = family.predictions(is_multi_label(truth))
+    multi = {}
+    if is_multi_label(truth):
+        per_seed = [multi_label_metrics(sigmoid(logits), truth, label_names) for logits in family.logits.values()]
+        multi = {"multi_label": mean_metrics(per_seed)}
+    test_size = len(truth)
+    return (
+        accuracy_summary({seed: accuracy(p, truth) for seed, p in predictions.items()})
+        | multi
+        | {
+            "dev_accuracy": float(np.mean(list(trained["dev_accuracy_per_seed"].values()))),
+            "best_epoch_per_seed": trained["best_epoch_per_seed"],
+            "epochs_trained_per_seed": trained["epochs_trained_per_seed"],
+            "params": family.params,
+            "disk_mb": family.disk_bytes / 1e6,
+            "examples_per_s": examples_per_second(family.score_all, test_size),
+            "latency_ms": median_latency_ms(family.score_one, test_size),
+            "train_examples": trained["train_examples"],
+            "train_accuracy": trained["train_accuracy"],
+            "agreement_with_teacher": float(np.mean([accuracy(p, teacher_pred) for p in predictions.values()])),
+        }
+    )
+
+
+def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Every model scored (and timed) on the test set, each student against its twin, and the baselines'
+    own metrics: metrics.json's content, and the bag pair's per-epoch histories for the learning curves."""
+    test = read_parquet(paths.tokenized("test"))
+    truth = label_array(test["label"])
+    pad_id = read_json(paths.VOCAB)["pad_id"]
+    results = {"teacher": teacher_results(params, test, truth, task.label_names)}
+    teacher_pred = results["teacher"].pop("predictions")
+    families = trained_families(test, pad_id)
+    for name, family in families.items():
+        print(f"compare: scoring and timing {name}")
+        results[name] = family_results(family, truth, teacher_pred, task.label_names)
+    bag_choice = read_json(paths.trained("bag", "student") / "metrics.json")  # the transfer share chosen on dev
+    results["bag_student"] |= {key: bag_choice[key] for key in ("transfer", "dev_per_transfer")}
+    for name, folder in (
+        ("fasttext", paths.FASTTEXT),
+        ("fasttext_tuned", paths.FASTTEXT_TUNED),
+        ("sklearn", paths.SKLEARN),
+    ):
+        results[name] = read_json(folder / "metrics.json")
+        settings = results[name].get("chosen") or results[name].get("settings")
+        results[name]["note"] = ", ".join(f"{key} {value}" for key, value in settings.items())
+    for arch in ARCHITECTURES:
+        student, twin = (families[model_key(arch, role)].predictions(task.multi_label) for role in ROLES)
+        results[pair_key(arch)] = versus_twin(truth, student, twin)
+    histories = {role: pd.read_csv(families[model_key("bag", role)].folder / "history.csv") for role in ROLES}
+    twin_final = histories["twin"]["test_acc"].iloc[-1]
+    results[pair_key("bag")]["student_epochs_to_twin_final"] = next(
+        (int(row.epoch) for row in histories["student"].itertuples() if row.test_acc >= twin_final), None
+    )
+    prepared = read_json(paths.PREPARED_STATS)
+    results["data"] = {"classes": prepared["classes"], "train": prepared["train"], "test": prepared["test"]} | {
+        "tokens": read_json(paths.TOKENIZED_STATS)
+    }
+    return rounded(results), histories

@@ -1,0 +1,265 @@
+"""The markdown report, one function per section; each reads only metrics.json's results and params."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distillery.core.params import param
+from distillery.report.titles import MODEL_TITLES, REPORT_ORDER, model_key, pair_key
+from distillery.report.verdict import verdict, warnings
+
+
+def rounded(value: Any) -> Any:
+    """Floats, however deeply nested, to six significant digits (not decimals: a p of 4e-7 must not become 0)."""
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _accuracy(row: dict) -> str:
+    sd = row.get("accuracy_sd")
+    return f"{row['accuracy']:.4f}" + (f" ± {sd:.4f}" if sd else "")
+
+
+def p_value(p: float) -> str:
+    """Scientific notation below 0.001, so a tiny p never prints as 0."""
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def _setting(chosen: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in chosen.items())
+
+
+def render_report(results: dict, params: dict, label_names: list[str]) -> str:
+    """The markdown report: warnings, the leaderboard, each student against its twin, what was chosen on
+    dev, and a verdict. Each section is a function of metrics.json (and params) alone."""
+    sections = [
+        ["# distillery report", ""],
+        [f"> **Warning.** {warning}\n" for warning in warnings(results, params)],
+        setup_section(results, params, label_names),
+        [leaderboard_table(results), ""],
+        multi_label_section(results, label_names),
+        twins_section(results),
+        chosen_on_dev_section(results, params),
+        ["## Verdict", "", verdict(results), "", FOOTNOTE, ""],
+    ]
+    return "\n".join(line for section in sections for line in section)
+
+
+FOOTNOTE = (
+    "Examples/s: batched inference on this machine, measured side by side (fastText: its own `predict`, "
+    "one thread); latency: the median over single test texts, one thread, from token ids (tokenizing "
+    "excluded; the teacher at its `infer_precision`), the baselines' from the raw text in their own "
+    "stages (their own word splitting included). Both vary from run to run. Accuracy against latency: "
+    "`pareto.png`; learning curves (mean over seeds): `learning_curves.png`; or `dvc plots show`."
+)
+
+
+def setup_section(results: dict, params: dict, label_names: list[str]) -> list[str]:
+    """One paragraph: the test set, the teacher, and how each student was trained."""
+    bag = results[model_key("bag", "student")]
+    seeds = list(bag["accuracy_per_seed"])
+    kind = "labels, multi-label" if "multi_label" in results["teacher"] else "classes"
+    return [
+        f"Test set: {results['data']['test']} examples, {len(label_names)} {kind} ({', '.join(label_names)}). "
+        f"Teacher: `{param(params, 'teacher.model')}`. Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
+        f"recipe `{param(params, 'bag.recipe')}`, lr {param(params, 'lr')}, "
+        f"dim {param(params, 'bag.dim')}, at most {param(params, 'bag.epochs')} epochs; the student's "
+        f"loss is {param(params, 'bag.loss')} (T={param(params, 'bag.temperature')}, "
+        f"alpha={param(params, 'bag.alpha')}) over {bag['train_examples']:,} examples: train and "
+        f"{bag['transfer']:.0%} of the transfer set. "
+        + " ".join(encoder_setup(results, params, arch) for arch in ("transformer", "bilstm")),
+        "",
+    ]
+
+
+def leaderboard_table(results: dict) -> str:
+    """Every model: test and dev accuracy, the student's delta over its twin, size and speed."""
+    teacher = results["teacher"]
+
+    def speed(row: dict) -> str:
+        return f"{row['examples_per_s']:,.0f} ({row['examples_per_s'] / teacher['examples_per_s']:,.0f}x)"
+
+    def against_twin(name: str) -> str:
+        arch, _, role = name.rpartition("_")
+        if role != "student":
+            return ""
+        pair = results[pair_key(arch)]
+        ps = ", ".join(p_value(p) for p in pair["mcnemar_p_per_seed"].values())
+        return f"{100 * pair['delta']:+.1f} (p {ps})"
+
+    rows = []
+    for name, title in MODEL_TITLES.items():
+        row = results[name]
+        dev, latency, disk = row.get("dev_accuracy"), row.get("latency_ms"), row.get("disk_mb")
+        rows.append(
+            [
+                title,
+                _accuracy(row),
+                "" if dev is None else f"{dev:.4f}",
+                against_twin(name),
+                f"{100 * (row['accuracy'] - teacher['accuracy']):+.1f}",
+                f"{row['params']:,}",
+                "" if disk is None else f"{disk:,.1f}",
+                speed(row),
+                "" if latency is None else f"{latency:.2f} ({teacher['latency_ms'] / latency:,.1f}x)",
+                row.get("note", ""),
+            ]
+        )
+    header = [
+        "model",
+        "test accuracy (mean ± sd over seeds)",
+        "dev accuracy",
+        "Δ vs its twin, points (McNemar p per seed)",
+    ]
+    header += ["Δ vs teacher", "parameters", "size (MB)", "examples/s, batched (vs teacher)"]
+    header += ["latency, ms, one text on one thread (speed-up)", "settings"]
+    return markdown_table(header, rows)
+
+
+def twins_section(results: dict) -> list[str]:
+    """Each student against its twin: the delta, its bootstrap interval, McNemar per seed."""
+    rows = []
+    for arch in REPORT_ORDER:
+        pair, student = results[pair_key(arch)], results[model_key(arch, "student")]
+        rows.append(
+            [
+                MODEL_TITLES[model_key(arch, "student")],
+                f"{100 * pair['delta']:+.2f}",
+                "[{:+.2f}, {:+.2f}]".format(*(100 * x for x in pair["delta_ci95"])),
+                ", ".join(f"{seed}: {p_value(p)}" for seed, p in pair["mcnemar_p_per_seed"].items()),
+                f"{student['agreement_with_teacher']:.4f}",
+            ]
+        )
+    header = ["student", "Δ vs twin (points)", "bootstrap 95% interval", "McNemar p per seed", "agreement with teacher"]
+    reached = results[pair_key("bag")].get("student_epochs_to_twin_final")
+    return [
+        "## Each student against its twin",
+        "",
+        markdown_table(header, rows),
+        "",
+        f"The bag student reached its twin's final test accuracy after {reached} epochs."
+        if reached
+        else "The bag student never reached its twin's final test accuracy at any epoch.",
+        "",
+    ]
+
+
+def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
+    """Everything that was chosen, and on what: dev only."""
+    bag, bag_twin = results[model_key("bag", "student")], results[model_key("bag", "twin")]
+    teacher = results["teacher"]
+    encoders = [model_key(arch, role) for arch in REPORT_ORDER if arch != "bag" for role in ("student", "twin")]
+    return [
+        "## Chosen on dev",
+        "",
+        "Every choice below looked at the dev split only; test labels were used for the numbers above and for "
+        "nothing else.",
+        "",
+        f"- Bag models, the epoch kept (best dev accuracy) per seed: student "
+        f"{_setting(bag['best_epoch_per_seed'])}; twin {_setting(bag_twin['best_epoch_per_seed'])}.",
+        f"- Bag student, the share of the transfer set it trains on: {bag['transfer']} (mean dev "
+        f"accuracy per share tried: {_setting(transfer_trials(bag))}).",
+        f"- fastText, tuned: {_setting(results['fasttext_tuned']['chosen'])}, best of "
+        f"{len(results['fasttext_tuned']['trials'])} settings of `baselines.fasttext_grid`.",
+        f"- scikit-learn: {_setting(results['sklearn']['chosen'])}, best of "
+        f"{len(results['sklearn']['trials'])} settings of `baselines.sklearn_grid`.",
+        f"- Teacher: trained {teacher['epochs_trained']} epochs, kept epoch {teacher['best_epoch']} (best dev "
+        f"accuracy; at most {param(params, 'teacher.epochs')} epochs, patience {param(params, 'teacher.patience')}).",
+        f"- Bag models, epochs trained per seed (at most {param(params, 'bag.epochs')}, patience "
+        f"{param(params, 'bag.patience')}): student {_setting(bag['epochs_trained_per_seed'])}; "
+        f"twin {_setting(bag_twin['epochs_trained_per_seed'])}.",
+        *[
+            f"- {MODEL_TITLES[name]}: epochs trained per seed {_setting(results[name]['epochs_trained_per_seed'])}, "
+            f"kept {_setting(results[name]['best_epoch_per_seed'])}."
+            for name in encoders
+        ],
+        "- The defaults in params.yaml (lr, recipe, temperature, alpha, transfer, epochs, n_iter) come from the "
+        "dev sweeps in docs/defaults.md.",
+        "",
+    ]
+
+
+def transfer_trials(student: dict) -> dict[str, float]:
+    """The bag student's mean dev accuracy for each share of `student.transfer` it tried."""
+    return {share: figures["accuracy"] for share, figures in student["dev_per_transfer"].items()}
+
+
+def multi_label_section(results: dict, label_names: list[str]) -> list[str]:
+    """For multi-label data: every model's BCE, F1s, ROC-AUC and exact match, F1 per label, and the
+    students' macro-F1 against their twins'. Nothing for single-label data."""
+    if "multi_label" not in results["teacher"]:
+        return []
+    models = [name for name in MODEL_TITLES if "multi_label" in results[name]]
+    figures = markdown_table(
+        ["model", "BCE (mean over labels)", "micro-F1", "macro-F1", "macro ROC-AUC", "exact match"],
+        [
+            [MODEL_TITLES[name]]
+            + [f"{results[name]['multi_label'][key]:.4f}" for key in ("bce", "micro_f1", "macro_f1", "macro_auc")]
+            + [f"{results[name]['multi_label']['exact_match']:.4f}"]
+            for name in models
+        ],
+    )
+    per_label = markdown_table(
+        ["model", *label_names],
+        [
+            [MODEL_TITLES[name]]
+            + [f"{results[name]['multi_label']['f1_per_label'][label]:.3f}" for label in label_names]
+            for name in models
+        ],
+    )
+    pairs = markdown_table(
+        ["student", "macro-F1 Δ vs twin (points)", "paired bootstrap 95% interval"],
+        [
+            [
+                MODEL_TITLES[model_key(arch, "student")],
+                f"{100 * results[pair_key(arch)]['macro_f1_delta']:+.2f}",
+                "[{:+.2f}, {:+.2f}]".format(*(100 * x for x in results[pair_key(arch)]["macro_f1_delta_ci95"])),
+            ]
+            for arch in REPORT_ORDER
+        ],
+    )
+    return [
+        "## Multi-label figures",
+        "",
+        f'{len(label_names)} labels. A label is predicted when its probability is above 0.5; "accuracy" above is '
+        "the exact-match rate (every label right), which McNemar's test pairs on. Students and seeds: the mean over "
+        "seeds. Every model and epoch was chosen by its dev BCE.",
+        "",
+        figures,
+        "",
+        "F1 per label:",
+        "",
+        per_label,
+        "",
+        "Macro-F1, each student against its twin (test rows resampled, seeds pooled):",
+        "",
+        pairs,
+        "",
+    ]
+
+
+def encoder_setup(results: dict, params: dict, arch: str) -> str:
+    """One sentence on how an architecture was trained."""
+    student = results[f"{arch}_student"]
+    seeds = len(student["accuracy_per_seed"])
+    shape = (
+        f"layers {param(params, 'transformer.model.layers')} of the teacher"
+        if arch == "transformer"
+        else "one BiLSTM layer"
+    )
+    hidden = f", beta={param(params, 'transformer.beta')}" if arch == "transformer" else ""
+    few_seeds = f" (to keep the default run short; raise `{arch}.n_seeds` for more)" if seeds == 1 else ""
+    return (
+        f"{arch}: {shape}, {seeds} seed{'s' * (seeds > 1)}{few_seeds}, at most {param(params, f'{arch}.epochs')} "
+        f"epochs, loss {param(params, f'{arch}.loss')} (T={param(params, f'{arch}.temperature')}, "
+        f"alpha={param(params, f'{arch}.alpha')}{hidden}) over {student['train_examples']:,} examples."
+    )

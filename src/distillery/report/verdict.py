@@ -1,0 +1,126 @@
+"""The report's judgement, in plain words: warnings that come before any table, and the verdict on the
+bag student against its twin and the best baseline. Pure functions of metrics.json."""
+
+from __future__ import annotations
+
+from distillery.core.params import param
+from distillery.report.titles import MODEL_TITLES, pair_key
+
+
+def best_baseline(results: dict) -> str:
+    """The tuned baseline with the best dev accuracy."""
+    return max(("fasttext_tuned", "sklearn"), key=lambda name: results[name]["dev_accuracy"])
+
+
+def warnings(results: dict, params: dict) -> list[str]:
+    """Problems the user must hear about before any table: a teacher that a one-second baseline beats."""
+    teacher, name = results["teacher"], best_baseline(results)
+    baseline, max_length = results[name], param(params, "teacher.max_length")
+    if teacher["dev_accuracy"] >= baseline["dev_accuracy"]:
+        return []
+    tokens = results["data"]["tokens"]["train"]
+    advice = []
+    if teacher["epochs_trained"] and teacher["best_epoch"] == teacher["epochs_trained"]:
+        advice.append(
+            f"it was still improving at its last epoch ({teacher['epochs_trained']}): raise teacher.epochs, "
+            "or teacher.lr"
+        )
+    elif teacher["epochs_trained"]:
+        advice.append(f"it stopped improving after epoch {teacher['best_epoch']}: try another teacher.lr")
+    if tokens["truncated_for_teacher"]:
+        advice.append(
+            f"{tokens['truncated_for_teacher']:,} of {tokens['texts']:,} training texts are longer than "
+            f"teacher.max_length ({max_length}) and were cut for it: raise teacher.max_length"
+        )
+    advice.append("or try another teacher.model")
+    return [
+        f"The teacher's dev accuracy ({teacher['dev_accuracy']:.4f}) is below that of {MODEL_TITLES[name]} "
+        f"({baseline['dev_accuracy']:.4f}), which trains in {baseline['train_seconds']:.1f} s. Distilling a teacher "
+        f"that a classical baseline beats is not worth it. What to try: {'; '.join(advice)}."
+    ]
+
+
+def likely_causes(results: dict) -> str:
+    """When the student does not beat its twin: which of the usual causes the numbers point to."""
+    teacher, student, twin = (results[k] for k in ("teacher", "bag_student", "bag_twin"))
+    causes = []
+    if teacher["dev_accuracy"] < twin["dev_accuracy"] + 0.02:
+        causes.append(
+            f"the teacher is weak: on dev it is {100 * (teacher['dev_accuracy'] - twin['dev_accuracy']):+.1f} points "
+            "from the twin, so its soft labels say little that the hard labels do not"
+        )
+    if student["train_accuracy"] < teacher["dev_accuracy"]:
+        causes.append(
+            f"the students underfit: the student's training accuracy at its kept epoch "
+            f"({student['train_accuracy']:.4f}) is below the teacher's dev accuracy; more epochs, a larger lr or "
+            "a larger dim may help"
+        )
+    per_class = results["data"]["train"] / results["data"]["classes"]
+    if per_class < 100:
+        causes.append(f"there are few examples per class ({per_class:.0f} training examples on average)")
+    if not causes:
+        return "None of the usual causes (a weak teacher, underfitting students, few examples per class) shows."
+    return "Likely causes: " + "; ".join(causes) + "."
+
+
+def verdict(results: dict) -> str:
+    """What the numbers do and do not show, in plain words."""
+    teacher, student, twin = (results[k] for k in ("teacher", "bag_student", "bag_twin"))
+    versus = results[pair_key("bag")]
+    points = 100 * versus["delta"]
+    low, high = versus["delta_ci95"]
+    every_seed = all(p < 0.05 for p in versus["mcnemar_p_per_seed"].values())
+    gap = teacher["accuracy"] - twin["accuracy"]
+    closed = f", closing {100 * versus['delta'] / gap:.0f}% of the gap to the teacher" if gap > 0 else ""
+    interval = f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+    if points > 0 and every_seed and low > 0:
+        finding = (
+            f"Distillation helped: the bag student beats its twin by {points:.1f} points{closed}; "
+            "McNemar's test rejects "
+            f"'no difference' at the 5% level for every seed, and the bootstrap interval {interval} excludes zero."
+        )
+    elif points > 0 and (every_seed or low > 0):
+        passed, failed = (
+            ("McNemar on every seed", "the bootstrap interval")
+            if every_seed
+            else ("the bootstrap interval", "McNemar on every seed")
+        )
+        finding = (
+            f"The bag student is {points:.1f} points above its twin (bootstrap interval {interval}); {passed} says "
+            f"the difference is real but {failed} does not, so the evidence that the teacher helped is partial."
+        )
+    elif points > 0:
+        finding = (
+            f"The bag student is {points:.1f} points above its twin, but neither McNemar on every seed "
+            "nor the bootstrap "
+            f"interval {interval} shows it: this run does not establish that the teacher helped."
+        )
+    else:
+        finding = f"The bag student is not better than its twin ({points:+.1f} points): here the teacher did not help."
+    if not (points > 0 and every_seed and low > 0):
+        finding += " " + likely_causes(results)
+    best_name = best_baseline(results)
+    best = results[best_name]
+    baseline = (
+        f"The best baseline on dev is {MODEL_TITLES[best_name]} ({best['accuracy']:.4f} on test, trained in "
+        f"{best['train_seconds']:.1f} s); the student is {100 * (student['accuracy'] - best['accuracy']):+.1f} points "
+        "against it on test: "
+        + (
+            "distilling bought accuracy that a quick baseline does not reach."
+            if student["accuracy"] > best["accuracy"]
+            else "a user who only needs accuracy should take the baseline, which is far cheaper to train."
+        )
+    )
+    if best["accuracy"] > teacher["accuracy"]:
+        baseline += " It even beats the teacher, which is then too weak (or undertrained) to be worth distilling."
+    size = (
+        f"The student has {teacher['params'] / student['params']:.0f}x fewer parameters than the teacher and runs "
+        f"{student['examples_per_s'] / teacher['examples_per_s']:.0f}x faster, at "
+        f"{100 * (student['accuracy'] - teacher['accuracy']):+.1f} points against it on test."
+    )
+    caveats = (
+        "What this does not show: the seeds vary only the students' initialisation and data order; the split, "
+        "the teacher and the transfer set are one draw each, so the spread understates the full variance, and "
+        "the per-seed tests share one test set, so they are not independent replications."
+    )
+    return " ".join([finding, baseline, size, caveats])

@@ -1,0 +1,146 @@
+"""What the students that read word order (bilstm.py, transformer.py) share: their params, batches,
+optimizer and schedule, and where their models live.
+
+An architecture is a module named after its params.yaml section with three functions:
+build(role, params, task) -> a model called as model(input_ids, attention_mask) -> logits,
+save(model, directory) and load(directory). Adding one is adding such a module and its section.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+from distillery.core import paths
+from distillery.core.errors import DistilleryError
+from distillery.core.params import fraction, optional_positive, param, positive
+from distillery.core.task import Task, is_multi_label, labelled
+from distillery.training.batching import pad_batch
+from distillery.training.loop import Examples, fit, scores, shuffled_batches, torch_epoch
+from distillery.training.losses import TWIN_LOSS, Loss
+
+ARCHITECTURES = {"bilstm": "distillery.students.bilstm", "transformer": "distillery.students.transformer"}
+
+
+@dataclass(frozen=True)
+class EncoderTask(Task):
+    """The task, and what every architecture needs to know about the teacher."""
+
+    pad_id: int
+    teacher_model: str  # the teacher.model param: the pre-trained checkpoint the teacher started from
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How one architecture trains, from its params.yaml section (the same keys for every architecture)."""
+
+    n_seeds: int
+    epochs: int
+    patience: int | None
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_ratio: float
+    transfer: float  # the part of the transfer set a distilled student trains on (0: none)
+
+    @classmethod
+    def from_params(cls, params: dict, section: str, role: str) -> Budget:
+        """A twin never reads `transfer`: it trains on the labelled rows alone."""
+        return cls(
+            n_seeds=positive(params, f"{section}.n_seeds", int),
+            epochs=positive(params, f"{section}.epochs", int),
+            patience=optional_positive(params, f"{section}.patience"),
+            batch_size=positive(params, f"{section}.batch_size", int),
+            lr=positive(params, f"{section}.lr"),
+            weight_decay=fraction(params, f"{section}.weight_decay", low_open=False),
+            warmup_ratio=fraction(params, f"{section}.warmup_ratio", low_open=False),
+            transfer=fraction(params, f"{section}.transfer", low_open=False) if role == "student" else 0.0,
+        )
+
+
+def architecture(name: str) -> ModuleType:
+    if name not in ARCHITECTURES:
+        raise DistilleryError(f"architecture must be one of {list(ARCHITECTURES)}, got {name!r}")
+    return importlib.import_module(ARCHITECTURES[name])
+
+
+def check_model_keys(params: dict, section: str, known: set[str]) -> None:
+    """`<section>.model` holds exactly the architecture's own keys."""
+    given = param(params, f"{section}.model")
+    if not isinstance(given, dict) or set(given) != known:
+        raise DistilleryError(
+            f"params.yaml: '{section}.model' must have the keys {sorted(known)}, got "
+            f"{sorted(given) if isinstance(given, dict) else given!r}"
+        )
+
+
+def loss_for(role: str, params: dict, section: str) -> Loss:
+    return Loss.from_params(params, section) if role == "student" else TWIN_LOSS
+
+
+def token_examples(
+    token_ids: list[list[int]], labels: np.ndarray, pad_id: int, targets: np.ndarray | None = None
+) -> Examples:
+    """Examples whose batches are padded token ids and their attention mask."""
+
+    def collate(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = pad_batch([token_ids[row] for row in rows], pad_id)
+        return batch["input_ids"], batch["attention_mask"]
+
+    lengths = np.array([len(ids) for ids in token_ids])
+    return Examples(collate, labels, targets, lengths)
+
+
+def train_seed(
+    model: torch.nn.Module,
+    train: Examples,
+    splits: dict[str, Examples],
+    loss: Loss,
+    budget: Budget,
+    seed: int,
+    desc: str,
+) -> tuple[list[dict[str, float]], int]:
+    """AdamW, linear warmup then linear decay to 0 over the most epochs allowed; the shared loop does the rest."""
+    rng = np.random.default_rng(seed)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=budget.lr, weight_decay=budget.weight_decay)
+    steps_per_epoch = math.ceil(train.size / budget.batch_size)
+    total = steps_per_epoch * budget.epochs
+    warmup = int(budget.warmup_ratio * total)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return budget.lr * (step + 1) / warmup
+        return budget.lr * max(0.0, (total - step) / max(total - warmup, 1))
+
+    def one_epoch(epoch: int) -> tuple[float, int]:
+        batches = shuffled_batches(train.lengths, budget.batch_size, rng)
+        start = (epoch - 1) * steps_per_epoch
+        return torch_epoch(model, train, batches, loss, optimizer, lambda b: lr_at(start + b))
+
+    return fit(
+        model,
+        one_epoch,
+        lambda model, split: scores(model, splits[split]),
+        train.size,
+        int(labelled(train.labels).sum()),
+        budget.epochs,
+        budget.patience,
+        desc,
+        multi_label=is_multi_label(train.labels),
+    )
+
+
+def model_folders(arch: str, role: str) -> dict[int, Path]:
+    """data/<arch>/<role>/models/seed_<s>/, by seed."""
+    folder = paths.trained(arch, role) / "models"
+    folders = sorted(folder.glob("seed_*"), key=lambda p: int(p.name[5:]))
+    if not folders:
+        raise DistilleryError(f"{folder} has no models: run 'dvc repro' to build them")
+    return {int(folder.name[5:]): folder for folder in folders}

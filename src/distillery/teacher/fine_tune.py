@@ -1,0 +1,127 @@
+"""Fine-tuning the teacher with Hugging Face's Trainer, resumable from its checkpoints.
+
+Training goes through the Trainer and accelerate, so the same stage runs on one CPU, one GPU, or
+many under `accelerate launch` / `torchrun`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from distillery.core.task import accuracy, decisions, is_multi_label
+
+
+def fine_tune(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    train: tuple[list[list[int]], np.ndarray],
+    dev: tuple[list[list[int]], np.ndarray],
+    settings: dict[str, Any],
+    seed: int,
+    checkpoints: Path,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """AdamW with linear warmup and decay, dynamic padding, length-grouped batches; `epochs` at most.
+
+    Dev accuracy is measured after every epoch (for multi-label labels [N, L], the model's
+    problem_type, it is the exact-match rate, and dev loss, the mean BCE, chooses instead: with
+    rare labels, exact match barely moves). Training stops once the choosing figure has not improved
+    for `patience` epochs, and the model of the best epoch is the one returned, with a summary of the run.
+    A checkpoint is written to `checkpoints` every `checkpoint_steps` steps and at each epoch's end;
+    when one is there already, training resumes from it (weights, optimizer, schedule, RNG, early
+    stopping's count), so a killed run picks up where it was.
+    """
+    from transformers import (
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
+
+    class SaveEveryNSteps(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step % settings["checkpoint_steps"] == 0:
+                control.should_save = True
+
+    multi_label = is_multi_label(train[1])
+
+    def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
+        # BCE (multi-label) takes float targets, cross-entropy a class id.
+        targets = labels.astype(np.float32).tolist() if multi_label else labels.tolist()
+        return [{"input_ids": row, "labels": target} for row, target in zip(ids, targets, strict=True)]
+
+    def scored(prediction: Any) -> dict[str, float]:
+        predicted = decisions(prediction.predictions, multi_label)
+        return {"accuracy": accuracy(predicted, prediction.label_ids.astype(np.int64))}
+
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=settings["epochs"],
+        per_device_train_batch_size=settings["batch_size"],
+        per_device_eval_batch_size=settings["batch_size"] * 4,
+        learning_rate=settings["lr"],
+        weight_decay=settings["weight_decay"],
+        warmup_steps=settings["warmup_ratio"],
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        train_sampling_strategy="group_by_length",
+        seed=seed,
+        data_seed=seed,
+        use_cpu=settings["device"] == "cpu",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,  # with load_best_model_at_end, the best checkpoint is kept as well
+        restore_callback_states_from_checkpoint=True,  # early stopping's count survives a resume
+        load_best_model_at_end=True,
+        metric_for_best_model="loss" if multi_label else "accuracy",
+        greater_is_better=not multi_label,
+        report_to="none",
+        logging_steps=50,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=examples(*train),
+        eval_dataset=examples(*dev),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=scored,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings["patience"]), SaveEveryNSteps()],
+    )
+    resume = last_complete_checkpoint(Path(checkpoints))
+    if resume is not None:
+        print(f"train_teacher: resuming from {resume} (step {resume.name.split('-')[-1]})")
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    evaluations = [log for log in trainer.state.log_history if "eval_accuracy" in log]
+    dev_accuracy = [round(log["eval_accuracy"], 6) for log in evaluations]
+    dev_loss = [round(log["eval_loss"], 6) for log in evaluations]
+    best_epoch = 1 + int(np.argmin(dev_loss) if multi_label else np.argmax(dev_accuracy))
+    summary = {"dev_accuracy_per_epoch": dev_accuracy, "epochs_trained": len(dev_accuracy), "best_epoch": best_epoch}
+    if multi_label:
+        summary["dev_loss_per_epoch"] = dev_loss
+    return trainer.model, summary
+
+
+def last_complete_checkpoint(directory: Path) -> Path | None:
+    """The newest Trainer checkpoint that was written to the end (trainer_state.json comes last)."""
+    candidates = sorted(directory.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[-1]))
+    for candidate in reversed(candidates):
+        try:
+            json.loads((candidate / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue  # killed while saving
+        return candidate
+    return None
+
+
+def is_main_process() -> bool:
+    """True in a plain run, and in the first process under accelerate launch / torchrun."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process

@@ -1,0 +1,139 @@
+"""Batched teacher inference at a chosen precision: the teacher_logits, transfer_logits and compare stages.
+
+- `fp32`: the torch model as trained (the reference).
+- `bf16`: the torch model cast to bfloat16; fast on a GPU with bf16 units (and on CPUs with AMX),
+  slower than fp32 on a CPU without them.
+- `int8`: CPU only. The model is exported to ONNX and its weights quantized per output channel to
+  int8 with ONNX Runtime's dynamic quantization (activations quantized per batch at run time).
+  Per channel, because per-tensor scales lost more accuracy here (README, "Teacher inference").
+  Weights use 7 of the 8 bits (`reduce_range`): x86 CPUs without VNNI multiply uint8 activations by
+  int8 weights with an instruction whose int16 pair sums saturate, which ONNX Runtime's quantization
+  docs name as a cause of accuracy loss. With 7-bit weights no pair sum can saturate, so every CPU
+  computes the same integers.
+
+Apart from training (teacher.py), so that the teacher is not retrained when inference changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distillery.core.errors import DistilleryError
+from distillery.training.batching import length_sorted_batches, pad_batch
+
+PRECISIONS = ("fp32", "bf16", "int8")
+
+Scorer = Callable[[dict[str, torch.Tensor]], np.ndarray]
+
+
+def check_precision(precision: str, device: str) -> None:
+    if precision not in PRECISIONS:
+        raise DistilleryError(f"params.yaml: 'teacher.infer_precision' must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8" and device == "cuda":
+        raise DistilleryError(
+            "params.yaml: 'teacher.infer_precision: int8' runs on the CPU (ONNX Runtime) but 'teacher.device' is "
+            "cuda: use bf16 on a GPU, or set teacher.device to cpu"
+        )
+
+
+def torch_scorer(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> Scorer:
+    model = model.to(device=device, dtype=dtype).eval()
+
+    @torch.inference_mode()
+    def score(inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        return model(**{key: value.to(device) for key, value in inputs.items()}).logits.float().cpu().numpy()
+
+    return score
+
+
+def int8_scorer(model: torch.nn.Module) -> Scorer:
+    """An ONNX Runtime session of the model with 7-bit weights (per output channel) and dynamic 8-bit activations."""
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = model.float().cpu().eval()
+    example = pad_batch([[0, 1, 2], [0, 1]], pad_id=0)
+    with tempfile.TemporaryDirectory(prefix="distillery-int8-") as scratch:
+        fp32_file, int8_file = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's notes on Python control flow over shapes
+                torch.onnx.export(
+                    model,
+                    (example["input_ids"], example["attention_mask"]),
+                    str(fp32_file),
+                    input_names=["input_ids", "attention_mask"],
+                    output_names=["logits"],
+                    dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}},
+                    opset_version=17,
+                    dynamo=False,
+                )
+        except Exception as error:  # noqa: BLE001 - any exporter failure means the same thing to the user
+            raise DistilleryError(
+                f"teacher.infer_precision: int8 needs the teacher exported to ONNX, which failed "
+                f"({type(error).__name__}: {str(error).splitlines()[0]}); use fp32 for this teacher"
+            ) from None
+        quantizer_log = logging.getLogger()
+        level = quantizer_log.level
+        quantizer_log.setLevel(logging.ERROR)  # its advice to pre-process applies to static quantization
+        try:
+            quantize_dynamic(fp32_file, int8_file, per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
+        finally:
+            quantizer_log.setLevel(level)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.use_deterministic_compute = True
+        session = onnxruntime.InferenceSession(str(int8_file), options, providers=["CPUExecutionProvider"])
+
+    def score(inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        return session.run(None, {key: value.numpy() for key, value in inputs.items()})[0].astype(np.float32)
+
+    return score
+
+
+class TeacherScorer:
+    """The teacher made ready to score at one precision (converted once), then used for any number of texts.
+
+    The model is moved and converted in place. Under `accelerate launch`/`torchrun` each process
+    scores its share of the batches and every process gets the full result back.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: str = "auto", precision: str = "fp32") -> None:
+        from accelerate import Accelerator
+
+        check_precision(precision, device)
+        self.accelerator = Accelerator(cpu=device == "cpu" or precision == "int8")
+        self.num_labels = model.config.num_labels
+        if precision == "int8":
+            self.score = int8_scorer(model)
+        else:
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+            self.score = torch_scorer(model, self.accelerator.device, dtype)
+
+    def logits(
+        self, token_ids: list[list[int]], pad_id: int, batch_size: int, progress: str | None = None
+    ) -> np.ndarray:
+        """Logits [N, C] as float32, in the input order."""
+        from tqdm import tqdm
+
+        accelerator = self.accelerator
+        batches = length_sorted_batches(token_ids, batch_size)
+        mine = batches[accelerator.process_index :: accelerator.num_processes]
+        scored = []
+        for rows in tqdm(mine, desc=progress, disable=progress is None or not accelerator.is_main_process):
+            scored.append((rows, self.score(pad_batch([token_ids[i] for i in rows], pad_id))))
+        if accelerator.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            scored = gather_object(scored)
+        result = np.zeros((len(token_ids), self.num_labels), dtype=np.float32)
+        for rows, logits in scored:
+            result[rows] = logits
+        return result

@@ -1,0 +1,42 @@
+"""The teacher as a classifier: loading a checkpoint with a new or existing head, and its size."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import torch
+
+from distillery.core.errors import DistilleryError
+from distillery.teacher.files import hub_error, resolve_model
+
+
+def load_classifier(name: str, **config: Any) -> torch.nn.Module:
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        # trust_remote_code stays off: a checkpoint's own Python code never runs here.
+        return AutoModelForSequenceClassification.from_pretrained(resolve_model(name), **config)
+    except pickle.UnpicklingError:
+        raise DistilleryError(
+            f"teacher.model: '{name}' has a pickle checkpoint (pytorch_model.bin) holding more than tensors; "
+            "it is only ever loaded with weights_only=True, so it was refused: convert it to safetensors "
+            "where you trust it (model.save_pretrained(directory))"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise hub_error(name, error) from None
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def classifier_config(label_names: list[str], multi_label: bool) -> dict[str, Any]:
+    """from_pretrained's settings for a new classifier head: the labels' names, and BCE for multi-label."""
+    id2label = dict(enumerate(label_names))
+    return {
+        "num_labels": len(label_names),
+        "id2label": id2label,
+        "label2id": {name: i for i, name in id2label.items()},
+        "problem_type": "multi_label_classification" if multi_label else "single_label_classification",
+    }
