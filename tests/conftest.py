@@ -235,3 +235,14 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> 
 def reproduced_copy(reproduced: tuple[Path, str], tmp_path: Path) -> Path:
     """A private copy of the reproduced project: git history, DVC cache and outputs included."""
     return Path(shutil.copytree(reproduced[0], tmp_path / "copy", symlinks=True))
+
+
+# Tests that build a DVC project or train the tiny teacher: the slow lane. `pytest -m "not pipeline"`
+# runs the rest, the fast lane, in about a minute.
+SLOW_FIXTURES = {"tiny_teacher", "project", "reproduced", "reproduced_copy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pipeline)

@@ -1,0 +1,99 @@
+"""The report's judgement from a stored metrics.json (a tiny pipeline run's): every branch of the verdict
+and the warnings, and the whole report rendered, without running a stage."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distillery.report.render import render_report
+from distillery.report.verdict import likely_causes, verdict, warnings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+STORED = json.loads((FIXTURES / "metrics.json").read_text())
+PARAMS = yaml.safe_load((FIXTURES / "params.yaml").read_text())
+
+
+@pytest.fixture
+def results() -> dict:
+    return copy.deepcopy(STORED)
+
+
+def with_pair(results: dict, delta: float, p_values: list[float], interval: tuple[float, float]) -> dict:
+    results["bag_student_vs_twin"] |= {
+        "delta": delta,
+        "mcnemar_p_per_seed": {str(7 + i): p for i, p in enumerate(p_values)},
+        "delta_ci95": list(interval),
+    }
+    return results
+
+
+def test_every_seed_and_the_interval_agree_so_distillation_helped(results: dict) -> None:
+    text = verdict(with_pair(results, 0.04, [0.001, 0.01], (0.02, 0.06)))
+    assert text.startswith("Distillation helped: the bag student beats its twin by 4.0 points")
+    assert "Likely causes" not in text and "None of the usual causes" not in text
+
+
+def test_mcnemar_without_the_interval_is_partial_evidence(results: dict) -> None:
+    text = verdict(with_pair(results, 0.02, [0.01, 0.02], (-0.01, 0.05)))
+    assert "McNemar on every seed says the difference is real but the bootstrap interval does not" in text
+
+
+def test_the_interval_without_every_seed_is_partial_evidence(results: dict) -> None:
+    text = verdict(with_pair(results, 0.02, [0.01, 0.2], (0.001, 0.05)))
+    assert "the bootstrap interval says the difference is real but McNemar on every seed does not" in text
+
+
+def test_a_gain_that_neither_test_shows_is_not_established(results: dict) -> None:
+    text = verdict(with_pair(results, 0.02, [0.3, 0.4], (-0.02, 0.06)))
+    assert "this run does not establish that the teacher helped" in text
+
+
+def test_no_gain_says_so_and_names_the_likely_causes(results: dict) -> None:
+    results = with_pair(results, -0.01, [0.5, 0.6], (-0.04, 0.02))
+    results["teacher"]["dev_accuracy"] = results["bag_twin"]["dev_accuracy"] + 0.01  # a weak teacher
+    text = verdict(results)
+    assert "The bag student is not better than its twin (-1.0 points)" in text
+    assert "the teacher is weak" in text and "few examples per class" in text
+
+
+def test_likely_causes_underfitting(results: dict) -> None:
+    results["teacher"]["dev_accuracy"] = results["bag_twin"]["dev_accuracy"] + 0.1
+    results["bag_student"]["train_accuracy"] = results["teacher"]["dev_accuracy"] - 0.2
+    results["data"]["train"] = 100_000
+    assert likely_causes(results).startswith("Likely causes: the students underfit")
+
+
+def test_a_baseline_above_the_teacher_is_called_out(results: dict) -> None:
+    results["sklearn"]["accuracy"] = results["teacher"]["accuracy"] + 0.01
+    results["sklearn"]["dev_accuracy"] = 2.0  # the best baseline on dev
+    assert "It even beats the teacher" in verdict(results)
+
+
+def test_no_warning_when_the_teacher_beats_the_baselines_on_dev(results: dict) -> None:
+    results["teacher"]["dev_accuracy"] = 1.0
+    for name in ("fasttext_tuned", "sklearn"):
+        results[name]["dev_accuracy"] = 0.9
+    assert warnings(results, PARAMS) == []
+
+
+def test_a_teacher_below_a_baseline_on_dev_is_warned_about_with_advice(results: dict) -> None:
+    results["teacher"] |= {"dev_accuracy": 0.6, "epochs_trained": 4, "best_epoch": 4}
+    results["data"]["tokens"]["train"]["truncated_for_teacher"] = 12
+    (warning,) = warnings(results, PARAMS)
+    assert "The teacher's dev accuracy (0.6000) is below that of" in warning
+    assert "raise teacher.epochs" in warning and "12 of 172 training texts are longer than teacher.max_length (32)" in warning
+
+
+def test_the_report_renders_every_section_from_metrics_json() -> None:
+    report = render_report(STORED, PARAMS, ["neg", "pos"])
+    for heading in ("# distillery report", "## Each student against its twin", "## Chosen on dev", "## Verdict"):
+        assert heading in report
+    assert "Test set: 48 examples, 2 classes (neg, pos)" in report
+    for title in ("transformer twin (hard labels only)", "BiLSTM student (distilled)", "bag student (distilled)"):
+        assert f"| {title} |" in report
+    assert "autodidact" not in report
