@@ -2,7 +2,7 @@
 
 Trains the bag twin (hard labels, the learner alone, no teacher) with one ingredient of
 seed 000's recipe changed at a time, and fastText C++ on the same budget, on the dev split of a
-project that has run `prepare` and `tokenize`. Prints a markdown table of dev accuracy (mean and
+project that has run `prepare` and `tokenize_texts`. Prints a markdown table of dev accuracy (mean and
 sd over seeds). Test labels are not read.
 
     python benchmarks/bag_ablation.py PROJECT_DIR [--seeds 3] [--epochs 5] [--dim 50]
@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 import torch
 
 from distillery.baselines.models import FastTextData, fasttext_predict, fasttext_text, train_fasttext
-from distillery.students.bag import RECIPES, TWIN_LOSS, BagOfEmbeddings, Packed, Settings, Split, train
+from distillery.students.bag import RECIPES, BagOfEmbeddings, Packed, Settings, Split, train
+from distillery.training.losses import TWIN_LOSS
 
 BIGRAM_BUCKETS = 2**20
 SEED000_NAME = "seed 000's recipe (WordPiece ids, [CLS]/[SEP] in the bag, init [0, 1/d), clip 1, lr halved per epoch)"

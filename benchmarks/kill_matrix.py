@@ -6,7 +6,7 @@ the same outputs, then again, SIGKILLed (DVC and the stage) after a uniform rand
 then a plain `dvc repro`. Reports, per stage, whether the outputs equal the uninterrupted run's (timing
 fields aside), whether any scratch folder or checkpoint was left in the project, and `dvc status`.
 
-    python benchmarks/kill_matrix.py PROJECT_DIR [--stages prepare tokenize ...] [--seed 0]
+    python benchmarks/kill_matrix.py PROJECT_DIR [--stages prepare tokenize_texts ...] [--seed 0]
 """
 
 from __future__ import annotations

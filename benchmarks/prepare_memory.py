@@ -1,7 +1,7 @@
 """Benchmark: prepare and tokenize on a million-row review dump, with memory that does not grow with it.
 
 Generates TSV.gz files in the Amazon customer-reviews schema (15 columns; random words, so nearly every
-text is distinct) of 100,000 and 1,000,000 rows, runs `prepare` and `tokenize` on each in a copy of this
+text is distinct) of 100,000 and 1,000,000 rows, runs `prepare` and `tokenize_texts` on each in a copy of this
 project (headline + body as the text, star_rating as the label, data.max_examples 20,000: the kept
 examples are the same size for both), and prints each stage's peak RSS and wall time, and the ratio of
 peak RSS at 1M rows to 100k. For contrast, the peak RSS of pandas reading the whole file at once, as

@@ -57,7 +57,7 @@ def student_on_int8_logits(project: Path) -> tuple[dict, dict]:
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["dvc", "repro", "compare"], cwd=copy, check=True, env=ENV)
     metrics = [json.loads((root / "data/compare/metrics.json").read_text()) for root in (project, copy)]
-    return metrics[0]["student"], metrics[1]["student"]
+    return metrics[0]["bag_student"], metrics[1]["bag_student"]
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import staged_outputs
 from distillery.core.params import load_params
-from distillery.core.task import read_task
 from distillery.students.encoders import ARCHITECTURES, architecture
 from distillery.training.encoder_role import train_encoder
 from distillery.training.runs import write_runs
@@ -21,7 +20,7 @@ def main() -> None:
     if len(sys.argv) != 2 or sys.argv[1] not in ARCHITECTURES:
         raise DistilleryError(f"usage: twin.py ARCH, ARCH one of {list(ARCHITECTURES)}")
     arch = sys.argv[1]
-    runs, summary = train_encoder(load_params(), arch, "twin", read_task())
+    runs, summary = train_encoder(load_params(), arch, "twin")
     with staged_outputs(paths.trained(arch, "twin")) as out:
         write_runs(out, runs, architecture(arch).save, summary)
 

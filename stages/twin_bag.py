@@ -8,14 +8,13 @@ from distillery.core import paths
 from distillery.core.errors import run_stage
 from distillery.core.files import staged_outputs
 from distillery.core.params import load_params
-from distillery.core.task import read_task
 from distillery.students.bag import save_student
 from distillery.training.bag_role import train_bag
 from distillery.training.runs import write_runs
 
 
 def main() -> None:
-    runs, summary = train_bag(load_params(), "twin", read_task())
+    runs, summary = train_bag(load_params(), "twin")
     with staged_outputs(paths.trained("bag", "twin")) as out:
         write_runs(out, runs, lambda model, path: save_student(model, path.with_suffix(".safetensors")), summary)
 

@@ -71,16 +71,16 @@ CASES = {
     "yaml syntax": ("prepare.py", set_params("lr: [0.5\nseed: 1\n"), ["params.yaml", "not valid YAML", "line 2"]),
     "misspelled section": (
         "teacher_source.py",
-        rename_param("\nstudent:", "\nstudnet:"),
-        ["unknown key 'studnet'", "did you mean 'student'"],
+        rename_param("\nbag:", "\nbga:"),
+        ["unknown key 'bga'", "did you mean 'bag'"],
     ),
     "misspelled key": (
-        "train_bag.py student",
+        "distil_bag.py",
         rename_param("  temperature:", "  temprature:"),
-        ["unknown key 'student.temprature'", "'bag.temperature'"],
+        ["unknown key 'bag.temprature'", "'bag.temperature'"],
     ),
     "a share past 1": (
-        "train_bag.py student",
+        "distil_bag.py",
         change({"bag": {"transfer": [0.5, 2]}}),
         ["bag.transfer", "in [0, 1] or a list of them", "[0.5, 2]"],
     ),

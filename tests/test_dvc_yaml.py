@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stage_imports import ROOT, stage_modules
 
 from conftest import ALWAYS_RUNS
 from distillery.core import paths
-from stage_imports import ROOT, stage_modules
 
 
 def expanded_stages(project: Path = ROOT) -> dict[str, dict]:

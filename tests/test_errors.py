@@ -55,8 +55,8 @@ def test_a_teacher_path_that_does_not_exist(project: Path) -> None:
 @pytest.mark.parametrize(
     ("script", "changes", "expected"),
     [
-        ("train_bag.py student", {"lr": 0}, ["'lr'", "> 0"]),
-        ("train_bag.py twin", {"lr": -0.5}, ["'lr'", "> 0"]),
+        ("distil_bag.py", {"lr": 0}, ["'lr'", "> 0"]),
+        ("twin_bag.py", {"lr": -0.5}, ["'lr'", "> 0"]),
         ("distil_bag.py", {"bag": {"loss": "cosine"}}, ["bag.loss", "mse", "kl"]),
         ("distil_bag.py", {"bag": {"alpha": 2}}, ["bag.alpha", "[0, 1]"]),
         ("distil_bag.py", {"bag": {"batch_size": 1.5}}, ["bag.batch_size", "whole number"]),

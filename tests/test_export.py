@@ -50,10 +50,11 @@ def test_onnx_through_predict_matches_the_torch_student(reproduced: tuple[Path, 
 
 @pytest.fixture
 def outside(reproduced: tuple[Path, str], tmp_path: Path) -> Path:
-    """The export folder and predict.py alone, in a directory outside the repo."""
+    """The export folder alone, in a directory outside the repo, its predict.py moved apart from it."""
     shutil.copytree(reproduced[0] / EXPORT, tmp_path / "model")
+    assert (tmp_path / "model/predict.py").read_bytes() == (ROOT / "src/distillery/export/predict.py").read_bytes()
     (tmp_path / "tool").mkdir()
-    shutil.copy(ROOT / "stages/predict.py", tmp_path / "tool/predict.py")
+    shutil.move(tmp_path / "model/predict.py", tmp_path / "tool/predict.py")
     return tmp_path
 
 

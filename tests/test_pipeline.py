@@ -133,7 +133,7 @@ def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, s
         history = (project / f"data/bag/{role}/history.csv").read_text().splitlines()
         assert history[0] == "epoch,seeds,train_loss,train_acc,dev_loss,dev_acc,test_loss,test_acc"
         assert len(history) == 1 + 3
-        metrics = json.loads((project / f"data/{role}/metrics.json").read_text())
+        metrics = json.loads((project / f"data/bag/{role}/metrics.json").read_text())
         assert metrics["train_examples"] == examples
         assert set(metrics["best_epoch_per_seed"]) == {"7", "8"}
         assert all(1 <= epoch <= 3 for epoch in metrics["best_epoch_per_seed"].values())
@@ -141,9 +141,9 @@ def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, s
             metrics["best_epoch_per_seed"][seed] <= trained <= 3
             for seed, trained in metrics["epochs_trained_per_seed"].items()
         )
-        models = sorted(p.name for p in (project / f"data/{role}/models").iterdir())
+        models = sorted(p.name for p in (project / f"data/bag/{role}/models").iterdir())
         assert models == ["seed_7.safetensors", "seed_8.safetensors"]
-        model = load_student(project / f"data/{role}/models/seed_7.safetensors")
+        model = load_student(project / f"data/bag/{role}/models/seed_7.safetensors")
         assert metrics["params"] == sum(p.numel() for p in model.parameters())
         assert model.skip_ids == (0, 2, 3)  # the default recipe leaves the frame tokens out of the bag
 
@@ -222,7 +222,7 @@ def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path
     assert metrics["teacher"]["accuracy"] > 0.9, "the tiny teacher should learn the tiny task"
     assert metrics["bag_student"]["params"] < metrics["teacher"]["params"]
     report = (project / "data/compare/report.md").read_text()
-    for row in ("| bag student (distilled)", "| fastText C++, the student's budget", "| fastText C++, tuned on dev"):
+    for row in ("| bag student (distilled)", "| fastText C++, the bag's budget", "| fastText C++, tuned on dev"):
         assert row in report
     for name in ("transformer_student", "transformer_twin", "bilstm_student", "bilstm_twin"):
         assert {"accuracy", "accuracy_per_seed", "params", "disk_mb", "examples_per_s", "latency_ms"} <= metrics[

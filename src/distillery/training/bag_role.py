@@ -9,7 +9,7 @@ import pyarrow as pa
 from distillery.core import paths
 from distillery.core.files import read_json, read_parquet
 from distillery.core.params import fractions
-from distillery.core.task import Task, label_array, unlabelled
+from distillery.core.task import label_array, read_task, unlabelled
 from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, train
 from distillery.training.loop import seed_everything
 from distillery.training.losses import TWIN_LOSS, Loss
@@ -17,11 +17,12 @@ from distillery.training.runs import SeedRun, mean_dev, seeds_summary, teacher_l
 from distillery.training.selection import choose_on_dev
 
 
-def train_bag(params: dict, role: str, task: Task) -> tuple[dict[int, SeedRun], dict]:
-    """Every seed of the bag `role` ("student" or "twin"), and its metrics.json."""
+def train_bag(params: dict, role: str) -> tuple[dict[int, SeedRun], dict]:
+    """Every seed of the bag `role` ("student" or "twin"), and its metrics.json. Params are checked first."""
     settings = Settings.from_params(params)
     loss = Loss.from_params(params, "bag") if role == "student" else TWIN_LOSS
     shares = fractions(params, "bag.transfer") if role == "student" else [0.0]
+    task = read_task()
     vocab = read_json(paths.VOCAB)
     skip_ids = () if settings.recipe.frame_tokens else tuple(vocab["frame_ids"])
     tables = {split: read_parquet(paths.tokenized(split)) for split in paths.SPLITS}

@@ -14,7 +14,7 @@ from distillery.core import paths
 from distillery.core.errors import DistilleryError
 from distillery.core.files import read_json, read_parquet
 from distillery.core.params import param
-from distillery.core.task import Task, label_array, unlabelled
+from distillery.core.task import label_array, read_task, unlabelled
 from distillery.students.encoders import Budget, EncoderTask, architecture, loss_for, token_examples, train_seed
 from distillery.training.loop import seed_everything
 from distillery.training.runs import SeedRun, seeds_summary, teacher_logits_for, transfer_sample
@@ -30,9 +30,10 @@ def teacher_hidden_for(table: pa.Table, rows: int) -> np.ndarray:
     return np.concatenate([hidden, np.full((rows - len(hidden), hidden.shape[1]), np.nan, dtype=np.float32)])
 
 
-def train_encoder(params: dict, arch: str, role: str, task: Task) -> tuple[dict[int, SeedRun], dict]:
-    """Every seed of `arch` in `role` ("student" or "twin"), and its metrics.json."""
+def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun], dict]:
+    """Every seed of `arch` in `role` ("student" or "twin"), and its metrics.json. Params are checked first."""
     module, budget, loss = architecture(arch), Budget.from_params(params, arch, role), loss_for(role, params, arch)
+    task = read_task()
     pad_id = read_json(paths.VOCAB)["pad_id"]
     setup = EncoderTask(task.label_names, task.multi_label, pad_id, str(param(params, "teacher.model")))
     tables = {split: read_parquet(paths.tokenized(split)) for split in paths.SPLITS}
