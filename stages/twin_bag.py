@@ -1,23 +1,10 @@
 """Stage twin_bag: the bag's twin, the control: the same model and loop on the hard labels of train alone.
 
-Writes data/bag/twin/: models/seed_<s>.safetensors (each the epoch with the best dev score),
-metrics.json and history.csv (per epoch, mean over the seeds still training).
+Writes data/bag/twin/ as distil_bag writes data/bag/student/.
 """
 
-from distillery.core import paths
 from distillery.core.errors import run_stage
-from distillery.core.files import staged_outputs
-from distillery.core.params import load_params
-from distillery.students.bag import save_student
-from distillery.training.bag_role import train_bag
-from distillery.training.runs import write_runs
-
-
-def main() -> None:
-    runs, summary = train_bag(load_params(), "twin")
-    with staged_outputs(paths.trained("bag", "twin")) as out:
-        write_runs(out, runs, lambda model, path: save_student(model, path.with_suffix(".safetensors")), summary)
-
+from distillery.training.bag_role import run_stage_role
 
 if __name__ == "__main__":
-    run_stage(main)
+    run_stage(lambda: run_stage_role("twin"))

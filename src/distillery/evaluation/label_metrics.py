@@ -1,5 +1,4 @@
-"""Multi-label figures: BCE, F1 (micro, macro, per label), ROC-AUC, exact match, and a paired
-bootstrap of the macro-F1 difference between two models."""
+"""Multi-label figures: BCE, F1 (micro, macro, per label), ROC-AUC and exact match."""
 
 from __future__ import annotations
 
@@ -64,29 +63,3 @@ def mean_metrics(per_seed: list[dict]) -> dict:
     return mean | {
         "f1_per_label": {name: float(np.mean([m["f1_per_label"][name] for m in per_seed])) for name in names}
     }
-
-
-def macro_f1_bootstrap_ci(
-    truth: np.ndarray,
-    first: list[np.ndarray],
-    second: list[np.ndarray],
-    level: float = 0.95,
-    resamples: int = 10_000,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Paired bootstrap percentile interval of macro-F1(first) - macro-F1(second), mean over seeds.
-
-    first[s] and second[s] are one seed's 0/1 decisions [N, L]. The test rows are resampled with
-    replacement; each resample's true/false positive counts are a weighted sum of the rows' counts.
-    """
-    rng = np.random.default_rng(seed)
-    counts = [outcomes(p, truth) for p in (*first, *second)]
-    differences = []
-    for _ in range(resamples // 500):
-        weights = np.stack(
-            [np.bincount(rng.integers(0, len(truth), len(truth)), minlength=len(truth)) for _ in range(500)]
-        )
-        macro = [f1_from_counts(*(weights @ c for c in row)).mean(axis=1) for row in counts]
-        differences.append(np.mean(macro[: len(first)], axis=0) - np.mean(macro[len(first) :], axis=0))
-    low, high = np.quantile(np.concatenate(differences), [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)

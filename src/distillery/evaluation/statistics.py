@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from distillery.core.task import accuracy, correct
-from distillery.evaluation.label_metrics import macro_f1, macro_f1_bootstrap_ci
+from distillery.evaluation.label_metrics import f1_from_counts, macro_f1, outcomes
 
 
 def mcnemar_p(truth: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
@@ -49,6 +49,32 @@ def paired_bootstrap_ci(
         ]
     )
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def macro_f1_bootstrap_ci(
+    truth: np.ndarray,
+    first: list[np.ndarray],
+    second: list[np.ndarray],
+    level: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Paired bootstrap percentile interval of macro-F1(first) - macro-F1(second), mean over seeds.
+
+    first[s] and second[s] are one seed's 0/1 decisions [N, L]. The test rows are resampled with
+    replacement; each resample's true/false positive counts are a weighted sum of the rows' counts.
+    """
+    rng = np.random.default_rng(seed)
+    counts = [outcomes(p, truth) for p in (*first, *second)]
+    differences = []
+    for _ in range(resamples // 500):
+        weights = np.stack(
+            [np.bincount(rng.integers(0, len(truth), len(truth)), minlength=len(truth)) for _ in range(500)]
+        )
+        macro = [f1_from_counts(*(weights @ c for c in row)).mean(axis=1) for row in counts]
+        differences.append(np.mean(macro[: len(first)], axis=0) - np.mean(macro[len(first) :], axis=0))
+    low, high = np.quantile(np.concatenate(differences), [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
 
 

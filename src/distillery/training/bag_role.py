@@ -7,13 +7,13 @@ import numpy as np
 import pyarrow as pa
 
 from distillery.core import paths
-from distillery.core.files import read_json, read_parquet
-from distillery.core.params import fractions
+from distillery.core.files import read_json, read_parquet, staged_outputs
+from distillery.core.params import fractions, load_params
 from distillery.core.task import label_array, read_task, unlabelled
-from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, train
+from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, save_student, train
 from distillery.training.loop import seed_everything
 from distillery.training.losses import TWIN_LOSS, Loss
-from distillery.training.runs import SeedRun, mean_dev, seeds_summary, teacher_logits_for, transfer_sample
+from distillery.training.runs import SeedRun, mean_dev, seeds_summary, teacher_logits_for, transfer_sample, write_runs
 from distillery.training.selection import choose_on_dev
 
 
@@ -70,3 +70,11 @@ def train_bag(params: dict, role: str) -> tuple[dict[int, SeedRun], dict]:
     summary, runs = candidates[chosen]
     dev_per_share = {str(share): vars(mean_dev(summary)) for share, (summary, _) in candidates.items()}
     return runs, summary | {"transfer": chosen, "dev_per_transfer": dev_per_share}
+
+
+def run_stage_role(role: str) -> None:
+    """The distil_bag (role "student") and twin_bag (role "twin") stages: train every seed and write
+    data/bag/<role>/ atomically."""
+    runs, summary = train_bag(load_params(), role)
+    with staged_outputs(paths.trained("bag", role)) as out:
+        write_runs(out, runs, lambda model, path: save_student(model, path.with_suffix(".safetensors")), summary)

@@ -12,12 +12,20 @@ import pyarrow as pa
 
 from distillery.core import paths
 from distillery.core.errors import DistilleryError
-from distillery.core.files import read_json, read_parquet
-from distillery.core.params import param
+from distillery.core.files import read_json, read_parquet, staged_outputs
+from distillery.core.params import load_params, param
 from distillery.core.task import label_array, read_task, unlabelled
-from distillery.students.encoders import Budget, EncoderTask, architecture, loss_for, token_examples, train_seed
+from distillery.students.encoders import (
+    ARCHITECTURES,
+    Budget,
+    EncoderTask,
+    architecture,
+    loss_for,
+    token_examples,
+    train_seed,
+)
 from distillery.training.loop import seed_everything
-from distillery.training.runs import SeedRun, seeds_summary, teacher_logits_for, transfer_sample
+from distillery.training.runs import SeedRun, seeds_summary, teacher_logits_for, transfer_sample, write_runs
 
 
 def teacher_hidden_for(table: pa.Table, rows: int) -> np.ndarray:
@@ -63,3 +71,15 @@ def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun
         runs[seed] = SeedRun(model, *train_seed(model, train, splits, loss, budget, seed, f"{arch} {role} seed {seed}"))
         runs[seed].log(f"{arch} {role}", seed)
     return runs, seeds_summary(runs, train.size)
+
+
+def run_stage_role(role: str, arguments: list[str]) -> None:
+    """The distil@ARCH (role "student") and twin@ARCH (role "twin") stages, ARCH their one argument:
+    train every seed and write data/ARCH/<role>/ atomically."""
+    if len(arguments) != 1 or arguments[0] not in ARCHITECTURES:
+        script = "distil.py" if role == "student" else "twin.py"
+        raise DistilleryError(f"usage: {script} ARCH, ARCH one of {list(ARCHITECTURES)}")
+    arch = arguments[0]
+    runs, summary = train_encoder(load_params(), arch, role)
+    with staged_outputs(paths.trained(arch, role)) as out:
+        write_runs(out, runs, architecture(arch).save, summary)
