@@ -92,3 +92,11 @@ def test_each_stage_lists_exactly_the_params_it_reads(reproduced: tuple[Path, st
         needless = sorted(entry for entry in declared if not any(covers(entry, key) for key in read))
         assert not missing and not needless, f"dvc.yaml, stage {stage}: missing params {missing}; needless {needless}"
     assert ALWAYS_RUNS <= set(reads)
+
+
+def test_nothing_inserts_into_sys_path() -> None:
+    """The package is installed (editable) by make: no script or test reaches code by editing sys.path."""
+    python_files = [*ROOT.glob("stages/*.py"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("tests/*.py")]
+    python_files += list((ROOT / "src").rglob("*.py"))
+    needle = "sys.path." + "insert"
+    assert not [path.name for path in python_files if needle in path.read_text(encoding="utf-8")]

@@ -255,15 +255,6 @@ def test_the_headline_metrics_are_one_compact_file(built: tuple[Path, str]) -> N
     assert "accuracy_per_epoch" in rendered and "leaderboard.csv" in rendered
 
 
-def test_a_teacher_worse_than_a_baseline_gets_a_warning(reproduced_copy: Path) -> None:
-    # One epoch at a tiny learning rate leaves the random tiny teacher at chance: fastText beats it.
-    run(["dvc", "exp", "run", "-S", "teacher.lr=1e-7", "-S", "teacher.epochs=1"], reproduced_copy)
-    report = (reproduced_copy / "data/compare/report.md").read_text()
-    warning = next(line for line in report.splitlines() if line.startswith("> **Warning.**"))
-    assert "teacher's dev accuracy" in warning and "teacher.epochs" in warning
-    assert "Likely causes: the teacher is weak" in report
-
-
 def test_bag_students_read_past_the_teachers_window(tmp_path: Path, tiny_teacher: Path) -> None:
     """The label's cue sits after 12 neutral words: a teacher cut at 8 tokens cannot see it, the bag can."""
     reviews = tiny_reviews(240)

@@ -98,3 +98,10 @@ def test_the_report_renders_every_section_from_metrics_json() -> None:
     for title in ("transformer twin (hard labels only)", "BiLSTM student (distilled)", "bag student (distilled)"):
         assert f"| {title} |" in report
     assert "autodidact" not in report
+
+
+def test_a_weak_teachers_warning_comes_before_any_table(results: dict) -> None:
+    results["teacher"] |= {"dev_accuracy": 0.5, "epochs_trained": 1, "best_epoch": 1}
+    report = render_report(results, PARAMS, ["neg", "pos"])
+    warning = report.index("> **Warning.** The teacher's dev accuracy (0.5000)")
+    assert warning < report.index("| model |") and "raise teacher.epochs" in report
