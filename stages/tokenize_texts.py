@@ -41,7 +41,7 @@ def main() -> None:
                 "truncated_for_teacher": int((lengths > max_length).sum()),
             }
             print(
-                f"tokenize: {split}: {prepared.num_rows} texts, {stats[split]['mean_ids']} tokens on average; "
+                f"tokenize_texts: {split}: {prepared.num_rows} texts, {stats[split]['mean_ids']} tokens on average; "
                 f"{stats[split]['truncated_for_teacher']} longer than teacher.max_length {max_length} are truncated "
                 "for the teacher (students read the whole text)"
             )
