@@ -14,8 +14,6 @@ from distillery.corpus.dataset import example_id
 from distillery.corpus.transfer_set import transfer_set
 from distillery.teacher.tokens import load_tokenizer, tokenize
 
-OUT = "data/augmented"
-
 
 def main() -> None:
     params = load_params()
@@ -31,7 +29,7 @@ def main() -> None:
     tokenizer = load_tokenizer(str(param(params, "teacher.model")))
     max_length = positive(params, "teacher.max_length", int)
 
-    train = read_parquet("data/prepared/train.parquet")["text"].to_pylist()
+    train = read_parquet(paths.prepared("train"))["text"].to_pylist()
     # Texts of dev and test (never their labels) are kept out, so no evaluated text is trained on.
     held_out = [text for split in ("dev", "test") for text in read_parquet(paths.prepared(split))["text"].to_pylist()]
     print(
@@ -47,7 +45,7 @@ def main() -> None:
             "input_ids": pa.array(tokenize(tokenizer, texts, max_length) if texts else [], pa.list_(pa.int32())),
         }
     )
-    with staged_outputs(OUT) as out:
+    with staged_outputs(paths.AUGMENTED) as out:
         write_parquet(table, out / "transfer.parquet")
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import staged_outputs, write_parquet
-
-OUT = "data/example"
 
 
 def main() -> None:
@@ -34,9 +33,9 @@ def main() -> None:
     table = pa.table(
         {"category": pa.array(frame["category"], pa.string()), "text": pa.array(frame["text"], pa.string())}
     )
-    with staged_outputs(OUT) as out:
+    with staged_outputs(paths.EXAMPLE) as out:
         write_parquet(table, out / "rotten_tomatoes.parquet")
-    print(f"example_data: {table.num_rows} Rotten Tomatoes reviews written to {OUT}/rotten_tomatoes.parquet")
+    print(f"example_data: {table.num_rows} Rotten Tomatoes reviews written to {paths.EXAMPLE}/rotten_tomatoes.parquet")
 
 
 if __name__ == "__main__":

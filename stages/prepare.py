@@ -9,6 +9,7 @@ import codecs
 import numpy as np
 import pyarrow as pa
 
+from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import staged_outputs, write_json, write_parquet
 from distillery.core.params import fraction, load_params, param, positive
@@ -23,8 +24,6 @@ from distillery.corpus.dataset import (
     read_chunks,
     texts_at,
 )
-
-OUT = "data/prepared"
 
 
 def main() -> None:
@@ -78,7 +77,7 @@ def main() -> None:
     if report["truncated_long_texts"]:
         print(f"prepare: cut {report['truncated_long_texts']} texts longer than {MAX_TEXT_CHARS:,} characters")
 
-    with staged_outputs(OUT) as out:
+    with staged_outputs(paths.PREPARED) as out:
         for split, rows in splits.items():
             texts = [text_of_row[row] for row in cleaned.rows[rows].tolist()]
             table = pa.table(

@@ -7,17 +7,16 @@ hub id it is the id alone (a hub id stays a param). DVC runs this stage on every
 the stages that read the teacher depend on the JSON, so they re-run only when its content changes.
 """
 
+from distillery.core import paths
 from distillery.core.errors import run_stage
 from distillery.core.files import staged_outputs, write_json
 from distillery.core.params import load_params, param
 from distillery.teacher.files import fingerprint
 
-OUT = "data/teacher_source"
-
 
 def main() -> None:
     name = str(param(load_params(), "teacher.model"))
-    with staged_outputs(OUT) as out:
+    with staged_outputs(paths.TEACHER_SOURCE) as out:
         write_json(fingerprint(name), out / "fingerprint.json")
 
 

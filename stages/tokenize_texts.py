@@ -10,12 +10,11 @@ and stats.json (per split: texts, mean ids of the whole text, texts truncated fo
 
 import pyarrow as pa
 
+from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import read_parquet, staged_outputs, write_json, write_parquet
 from distillery.core.params import load_params, param, positive
 from distillery.teacher.tokens import frame_ids, load_tokenizer, max_positions, token_columns
-
-IN, OUT = "data/prepared", "data/tokenized"
 
 
 def main() -> None:
@@ -31,9 +30,9 @@ def main() -> None:
         )
 
     stats = {}
-    with staged_outputs(OUT) as out:
+    with staged_outputs(paths.TOKENIZED) as out:
         for split in ("train", "dev", "test"):
-            prepared = read_parquet(f"{IN}/{split}.parquet")
+            prepared = read_parquet(paths.prepared(split))
             input_ids, full_ids, lengths = token_columns(tokenizer, prepared["text"].to_pylist(), max_length)
             stats[split] = {
                 "texts": prepared.num_rows,

@@ -10,16 +10,14 @@ Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/t
 
 from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
-from distillery.core.files import read_json, read_parquet, staged_outputs, write_json
+from distillery.core.files import read_parquet, staged_outputs, write_json
 from distillery.core.params import fraction, load_params, param, positive
-from distillery.core.task import MULTI_LABEL, label_array
+from distillery.core.task import label_array, read_task
 from distillery.teacher.checkpoints import checkpoint_dir, remove
 from distillery.teacher.fine_tune import fine_tune, is_main_process
 from distillery.teacher.model import classifier_config, load_classifier
 from distillery.teacher.tokens import load_tokenizer
 from distillery.training.loop import seed_everything
-
-OUT = "data/teacher"
 
 
 def main() -> None:
@@ -41,8 +39,8 @@ def main() -> None:
     }
     if settings["device"] not in ("auto", "cpu", "cuda"):
         raise DistilleryError(f"params.yaml: 'teacher.device' must be auto, cpu or cuda, got {settings['device']!r}")
-    labels_info = read_json("data/prepared/labels.json")
-    label_names, multi_label = labels_info["labels"], labels_info.get("task") == MULTI_LABEL
+    task = read_task()
+    label_names, multi_label = task.label_names, task.multi_label
     config = classifier_config(label_names, multi_label)
 
     seed_everything(seed)
@@ -93,7 +91,7 @@ def main() -> None:
         training = {"epochs_trained": 0, "best_epoch": None, "dev_accuracy_per_epoch": []}
 
     if is_main_process():
-        with staged_outputs(OUT) as out:
+        with staged_outputs(paths.TEACHER) as out:
             model.save_pretrained(out)
             tokenizer.save_pretrained(out)
             write_json(training, out / "training.json")
