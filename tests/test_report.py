@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from distillery.evaluation.leaderboard import rounded
 from distillery.evaluation.statistics import mcnemar_p, paired_bootstrap_ci
 from distillery.evaluation.timing import examples_per_second
 from distillery.report.plots import plot_learning_curves
-from distillery.report.render import markdown_table, p_value, rounded
+from distillery.report.render import markdown_table, p_value
 
 
 def test_mcnemar_exact_for_few_discordant_pairs() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,11 +18,10 @@ from distillery.core.files import read_json, read_parquet
 from distillery.core.params import param, positive
 from distillery.core.paths import ARCHITECTURES, ROLES
 from distillery.core.task import Task, accuracy, decisions, is_multi_label, label_array
+from distillery.evaluation.keys import model_key, pair_key
 from distillery.evaluation.label_metrics import mean_metrics, multi_label_metrics, sigmoid
 from distillery.evaluation.statistics import accuracy_summary, versus_twin
 from distillery.evaluation.timing import examples_per_second, median_latency_ms
-from distillery.report.render import rounded
-from distillery.report.titles import model_key, pair_key
 from distillery.students.bag import bag_models
 from distillery.students.bag import predict as bag_predict
 from distillery.students.encoders import architecture, model_folders, token_examples
@@ -147,6 +147,15 @@ def family_results(family: Trained, truth: np.ndarray, teacher_pred: np.ndarray,
             "agreement_with_teacher": float(np.mean([accuracy(p, teacher_pred) for p in predictions.values()])),
         }
     )
+
+
+def rounded(value: Any) -> Any:
+    """Floats, however deeply nested, to six significant digits (not decimals: a p of 4e-7 must not become 0)."""
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]]:

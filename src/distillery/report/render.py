@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from distillery.core.params import param
-from distillery.report.titles import MODEL_TITLES, REPORT_ORDER, model_key, pair_key
+from distillery.evaluation.keys import model_key, pair_key
+from distillery.report.titles import MODEL_TITLES, REPORT_ORDER
 from distillery.report.verdict import verdict, warnings
-
-
-def rounded(value: Any) -> Any:
-    """Floats, however deeply nested, to six significant digits (not decimals: a p of 4e-7 must not become 0)."""
-    if isinstance(value, dict):
-        return {key: rounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [rounded(item) for item in value]
-    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

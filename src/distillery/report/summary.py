@@ -18,10 +18,9 @@ def leaderboard(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# Multi-label: the models whose macro-F1 and BCE `dvc exp show` prints, by their short column names.
-# Multi-label: the models whose macro-F1 and BCE `dvc exp show` prints, by their short column names.
-HEADLINE_NAMES = {"teacher": "teacher", "fasttext_tuned": "ft_tuned", "sklearn": "sklearn"}
-HEADLINE_NAMES |= {f"{arch}_{role}": f"{arch}_{role}" for arch in ARCHITECTURES for role in ("student", "twin")}
+# Multi-label: the models whose macro-F1 and BCE `dvc exp show` prints (as f1_<model> and bce_<model>).
+MULTI_LABEL_HEADLINE = ("teacher", "fasttext_tuned", "sklearn")
+MULTI_LABEL_HEADLINE += tuple(f"{arch}_{role}" for arch in ARCHITECTURES for role in ("student", "twin"))
 
 
 def headline(results: dict) -> dict:
@@ -39,7 +38,7 @@ def headline(results: dict) -> dict:
         flat[f"delta_{arch}"] = pair["delta"]
         flat[f"p_max_{arch}"] = pair["mcnemar_p"]
     if "multi_label" in results["teacher"]:
-        for name, short in HEADLINE_NAMES.items():
-            flat[f"f1_{short}"] = results[name]["multi_label"]["macro_f1"]
-            flat[f"bce_{short}"] = results[name]["multi_label"]["bce"]
+        for name in MULTI_LABEL_HEADLINE:
+            flat[f"f1_{name}"] = results[name]["multi_label"]["macro_f1"]
+            flat[f"bce_{name}"] = results[name]["multi_label"]["bce"]
     return flat

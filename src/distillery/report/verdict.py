@@ -4,7 +4,8 @@ bag student against its twin and the best baseline. Pure functions of metrics.js
 from __future__ import annotations
 
 from distillery.core.params import param
-from distillery.report.titles import MODEL_TITLES, pair_key
+from distillery.evaluation.keys import pair_key
+from distillery.report.titles import MODEL_TITLES
 
 
 def best_baseline(results: dict) -> str:
