@@ -43,11 +43,24 @@ def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> No
 
 
 def would_run(project: Path, *settings: str) -> list[str]:
-    """The stages `dvc exp run -S ...` would run because they read a changed param: DVC's own dry run
-    (seconds, where a real run takes a minute; what then re-runs downstream is DVC's to decide, shown
-    by the real experiments in this file)."""
-    command = ["dvc", "exp", "run", "--dry"] + [arg for setting in settings for arg in ("-S", setting)]
-    return sorted(ran_stages(run(command, project).stdout))
+    """The stages a changed param would run because they read it: params.yaml edited as `-S` would edit
+    it, then DVC's own dry run (seconds, where a real run takes a minute; what then re-runs downstream
+    is DVC's to decide, shown by the real experiments in this file), then params.yaml restored."""
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    for setting in settings:
+        dotted, value = setting.split("=", 1)
+        *sections, key = dotted.split(".")
+        node = params
+        for section in sections:
+            node = node[section]
+        node[key] = yaml.safe_load(value)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        return sorted(ran_stages(run(["dvc", "repro", "--dry"], project).stdout))
+    finally:
+        params_file.write_text(original)
 
 
 def test_a_student_only_param_leaves_the_twin_alone(reproduced_copy: Path) -> None:
