@@ -96,7 +96,7 @@ TINY_PARAMS = {
         "fasttext_grid": {"lr": [0.5, 1.0], "epochs": [5], "word_ngrams": [1, 2], "dim": [16]},
         "sklearn_grid": {"features": ["tfidf", "nb"], "ngrams": [2], "C": [1.0]},
     },
-    "compare": {"speed_examples": 16},
+    "compare": {"speed_examples": 16, "speed_seconds": 0.05},
 }
 
 
@@ -111,20 +111,29 @@ def update_params(project: Path, changes: dict) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
-    """Run a command (dvc, git, a stage) with the test interpreter's venv first on PATH; a project's stages
-    import the package from the project's own copy of src/, so a test may edit it there."""
-    env = dict(
-        os.environ,
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        PYTHONPATH=str(Path(cwd) / "src"),
-        PYTHONUNBUFFERED="1",
-        DVC_NO_ANALYTICS="1",
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        **extra_env,
+def project_env(project: Path, **extra: str) -> dict[str, str]:
+    """What every command of a test project runs with: the test interpreter's venv first on PATH, and the
+    package imported from the project's own copy of src/ (so a test may edit it there). One thread: the
+    suite runs a worker per core (make test), tiny models gain nothing from threads, and a float sum
+    taken on another number of threads may differ in its last bit."""
+    return (
+        dict(
+            os.environ,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            PYTHONPATH=str(Path(project) / "src"),
+            PYTHONUNBUFFERED="1",
+            DVC_NO_ANALYTICS="1",
+            HF_HUB_OFFLINE="1",
+            TOKENIZERS_PARALLELISM="false",
+            OMP_NUM_THREADS="1",
+        )
+        | extra
     )
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+    """Run a command (dvc, git, a stage) in a test project's environment (project_env)."""
+    result = subprocess.run(cmd, cwd=cwd, env=project_env(cwd, **extra_env), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -154,10 +163,12 @@ def compiled_bag_kernel() -> Path:
 
     numba keys its on-disk cache by the source file's modification time and size, which copytree
     keeps, so every test project gets the compiled kernel with its copy of src/ instead of
-    compiling it again (about 8 s in each bag stage of each new project).
+    compiling it again (about 8 s in each bag stage of each new project). The suite's workers share
+    that folder, so one compiles while the others wait for it.
     """
     import numpy as np
     import pyarrow as pa
+    from filelock import FileLock
 
     from distillery.students.bag import RECIPES, BagOfEmbeddings, Packed, Settings, Split, train
     from distillery.training.losses import TWIN_LOSS
@@ -166,7 +177,9 @@ def compiled_bag_kernel() -> Path:
     labels = np.array([0, 1])
     settings = Settings(lr=0.1, seed=0, n_seeds=1, dim=2, epochs=1, batch_size=1, recipe=RECIPES["fasttext"])
     split = Split(data, labels)
-    train(BagOfEmbeddings(4, 2, 2), data, np.zeros((2, 2)), labels, split, split, TWIN_LOSS, settings, 0, "warm")
+    (ROOT / KERNEL_CACHE).mkdir(exist_ok=True)
+    with FileLock(ROOT / KERNEL_CACHE / ".compiling.lock"):
+        train(BagOfEmbeddings(4, 2, 2), data, np.zeros((2, 2)), labels, split, split, TWIN_LOSS, settings, 0, "warm")
     return ROOT / KERNEL_CACHE
 
 

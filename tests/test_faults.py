@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,20 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ALWAYS_RUNS, make_project, run
+from conftest import ALWAYS_RUNS, make_project, project_env, run
 from distillery.project import stage_outputs
 
 
 def start(cmd: list[str], cwd: Path) -> subprocess.Popen:
     """Start a command in its own process group, so that SIGKILL reaches DVC and the stage beneath it."""
     return subprocess.Popen(
-        cmd, cwd=cwd, env=environment(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-
-def environment(**extra: str) -> dict[str, str]:
-    return dict(
-        os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", HF_HUB_OFFLINE="1", **extra
+        cmd, cwd=cwd, env=project_env(cwd), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -94,7 +87,8 @@ def test_a_stage_killed_while_writing_reruns_to_the_same_outputs(
     project = Path(shutil.copytree(reference, tmp_path / "copy", symlinks=True))
     (tmp_path / "inject").mkdir()
     (tmp_path / "inject/sitecustomize.py").write_text(KILL_ON_MOVE)
-    env = environment(PYTHONPATH=str(tmp_path / "inject"), KILL_AT_MOVE=str(move))
+    env = project_env(project, KILL_AT_MOVE=str(move))
+    env["PYTHONPATH"] = f"{tmp_path / 'inject'}{os.pathsep}{env['PYTHONPATH']}"
     killed = subprocess.run(
         ["dvc", "repro", "--force", "--single-item", stage], cwd=project, env=env, capture_output=True, text=True
     )
