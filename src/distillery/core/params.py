@@ -41,7 +41,7 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     "bilstm": ENCODER_KEYS,
     "transformer": ENCODER_KEYS | {"beta"},
     "baselines": {"fasttext_grid", "sklearn_grid"},
-    "compare": {"speed_examples"},
+    "compare": {"speed_examples", "speed_seconds"},
 }
 
 

@@ -38,7 +38,7 @@ class Trained:
     logits: dict[int, np.ndarray]  # test logits, by seed
     params: int
     disk_bytes: int
-    score_all: Callable[[], object]  # scores every test text once (batched)
+    score_timed: Callable[[], object]  # scores the timed test texts once (batched)
     score_one: Callable[[int], object]  # scores test text i alone
     folder: Path  # where its metrics.json and history.csv are
 
@@ -51,48 +51,66 @@ def folder_bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def bag_family(role: str, test: pa.Table) -> Trained:
+@dataclass
+class Timing:
+    """How every model's speed is measured: batched throughput over the first `examples` test texts
+    (the same texts for all) for at least `seconds`, and single-text latency."""
+
+    examples: int
+    seconds: float
+
+    @classmethod
+    def from_params(cls, params: dict) -> Timing:
+        return cls(positive(params, "compare.speed_examples", int), positive(params, "compare.speed_seconds", float))
+
+    def throughput(self, score_timed: Callable[[], object], test_size: int) -> float:
+        return examples_per_second(score_timed, min(self.examples, test_size), self.seconds)
+
+
+def bag_family(role: str, test: pa.Table, timing: Timing) -> Trained:
     models = bag_models(role)
     first = next(iter(models.values()))
     packed = first.pack(test["full_ids"])
+    timed = first.pack(test["full_ids"].slice(0, timing.examples))
     return Trained(
         logits={seed: bag_predict(model, packed).numpy() for seed, model in models.items()},
         params=parameter_count(first),
         disk_bytes=folder_bytes(paths.trained("bag", role) / "models" / f"seed_{next(iter(models))}.safetensors"),
-        score_all=lambda: bag_predict(first, packed),
+        score_timed=lambda: bag_predict(first, timed),
         score_one=lambda i: first(*packed.batch(np.array([i]))),
         folder=paths.trained("bag", role),
     )
 
 
-def encoder_family(arch: str, role: str, test: pa.Table, pad_id: int) -> Trained:
+def encoder_family(arch: str, role: str, test: pa.Table, pad_id: int, timing: Timing) -> Trained:
     module, folders = architecture(arch), model_folders(arch, role)
     models = {seed: module.load(folder) for seed, folder in folders.items()}
     first = next(iter(models.values()))
     examples = token_examples(test["input_ids"].to_pylist(), label_array(test["label"]), pad_id)
+    timed = token_examples(test["input_ids"].to_pylist()[: timing.examples], label_array(test["label"]), pad_id)
     with torch.inference_mode():
         return Trained(
             logits={seed: predict(model, examples).numpy() for seed, model in models.items()},
             params=parameter_count(first),
             disk_bytes=folder_bytes(next(iter(folders.values()))),
-            score_all=lambda: predict(first, examples),
+            score_timed=lambda: predict(first, timed),
             score_one=lambda i: first(*examples.collate(np.array([i]))),
             folder=paths.trained(arch, role),
         )
 
 
-def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names: list[str]) -> dict:
+def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names: list[str], timing: Timing) -> dict:
     teacher_pred = label_array(read_parquet(paths.logits("test"))["teacher_pred"])
     dev_truth = label_array(read_parquet(paths.tokenized("dev"))["label"])
     dev_pred = label_array(read_parquet(paths.logits("dev"))["teacher_pred"])
     print("compare: timing the teacher")
     teacher = load_classifier(f"./{paths.TEACHER}")
     token_ids = test["input_ids"].to_pylist()
-    timed = token_ids[: positive(params, "compare.speed_examples", int)]
+    timed = token_ids[: timing.examples]
     pad_id = read_json(paths.VOCAB)["pad_id"]
     batch_size = positive(params, "teacher.infer_batch_size", int)
-    precision = str(param(params, "teacher.infer_precision"))
-    scorer = TeacherScorer(teacher, precision=precision)  # timed at the precision its logits were made with
+    # Timed at the precision its logits were made with.
+    scorer = TeacherScorer(teacher, str(param(params, "teacher.device")), str(param(params, "teacher.infer_precision")))
     multi = {}
     if is_multi_label(truth):
         logits = teacher_logits_for(test, paths.logits("test"))
@@ -104,8 +122,8 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names
             "dev_accuracy": accuracy(dev_pred, dev_truth),
             "params": parameter_count(teacher),
             "disk_mb": folder_bytes(paths.TEACHER / "model.safetensors") / 1e6,
-            "infer_precision": precision,
-            "examples_per_s": examples_per_second(lambda: scorer.logits(timed, pad_id, batch_size), len(timed)),
+            "infer_precision": scorer.precision,
+            "examples_per_s": timing.throughput(lambda: scorer.logits(timed, pad_id, batch_size), len(token_ids)),
             "latency_ms": median_latency_ms(lambda i: scorer.logits([token_ids[i]], pad_id, 1), len(token_ids)),
             "predictions": teacher_pred,
         }
@@ -113,17 +131,22 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names
     )
 
 
-def trained_families(test: pa.Table, pad_id: int) -> dict[str, Trained]:
+def trained_families(test: pa.Table, pad_id: int, timing: Timing) -> dict[str, Trained]:
     """Every architecture's student and twin, by their metrics.json keys."""
     families = {}
     for arch in ARCHITECTURES:
         for role in ROLES:
-            family = bag_family(role, test) if arch == "bag" else encoder_family(arch, role, test, pad_id)
+            if arch == "bag":
+                family = bag_family(role, test, timing)
+            else:
+                family = encoder_family(arch, role, test, pad_id, timing)
             families[model_key(arch, role)] = family
     return families
 
 
-def family_results(family: Trained, truth: np.ndarray, teacher_pred: np.ndarray, label_names: list[str]) -> dict:
+def family_results(
+    family: Trained, truth: np.ndarray, teacher_pred: np.ndarray, label_names: list[str], timing: Timing
+) -> dict:
     trained = read_json(family.folder / "metrics.json")
     predictions = family.predictions(is_multi_label(truth))
     multi = {}
@@ -140,7 +163,7 @@ def family_results(family: Trained, truth: np.ndarray, teacher_pred: np.ndarray,
             "epochs_trained_per_seed": trained["epochs_trained_per_seed"],
             "params": family.params,
             "disk_mb": family.disk_bytes / 1e6,
-            "examples_per_s": examples_per_second(family.score_all, test_size),
+            "examples_per_s": timing.throughput(family.score_timed, test_size),
             "latency_ms": median_latency_ms(family.score_one, test_size),
             "train_examples": trained["train_examples"],
             "train_accuracy": trained["train_accuracy"],
@@ -164,12 +187,13 @@ def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]
     test = read_parquet(paths.tokenized("test"))
     truth = label_array(test["label"])
     pad_id = read_json(paths.VOCAB)["pad_id"]
-    results = {"teacher": teacher_results(params, test, truth, task.label_names)}
+    timing = Timing.from_params(params)
+    results = {"teacher": teacher_results(params, test, truth, task.label_names, timing)}
     teacher_pred = results["teacher"].pop("predictions")
-    families = trained_families(test, pad_id)
+    families = trained_families(test, pad_id, timing)
     for name, family in families.items():
         print(f"compare: scoring and timing {name}")
-        results[name] = family_results(family, truth, teacher_pred, task.label_names)
+        results[name] = family_results(family, truth, teacher_pred, task.label_names, timing)
     bag_choice = read_json(paths.trained("bag", "student") / "metrics.json")  # the transfer share chosen on dev
     results["bag_student"] |= {key: bag_choice[key] for key in ("transfer", "dev_per_transfer")}
     for name, folder in (
