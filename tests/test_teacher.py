@@ -11,7 +11,7 @@ import torch
 from conftest import run, update_params
 from distillery.core.errors import DistilleryError
 from distillery.teacher.files import BUNDLED_TEACHER, resolve_model
-from distillery.teacher.inference import TeacherScorer, check_precision
+from distillery.teacher.inference import TeacherScorer, check_precision, resolve_precision
 from distillery.teacher.model import load_classifier
 from distillery.teacher.tokens import load_tokenizer, tokenize
 from distillery.training.batching import length_sorted_batches, pad_batch
@@ -94,6 +94,13 @@ def test_int8_on_a_gpu_and_unknown_precisions_are_clear_errors() -> None:
         check_precision("fp16", "auto")
     with pytest.raises(DistilleryError, match="int8' runs on the CPU.*use bf16 on a GPU"):
         check_precision("int8", "cuda")
+
+
+def test_auto_precision_is_int8_on_the_cpu_and_fp32_on_a_gpu() -> None:
+    assert resolve_precision("auto", "cpu") == "int8"
+    assert resolve_precision("auto", "cuda") == "fp32"
+    assert resolve_precision("auto", "auto") == ("fp32" if torch.cuda.is_available() else "int8")
+    assert resolve_precision("bf16", "auto") == "bf16"
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ def label_texts(params: dict, inputs: dict[str, str], pad_id: int, task: Task, s
     batch_size = positive(params, "teacher.infer_batch_size", int)
     precision = str(param(params, "teacher.infer_precision"))
     scorer = TeacherScorer(load_classifier(f"./{paths.TEACHER}"), str(param(params, "teacher.device")), precision)
+    precision = scorer.precision
     tables = {}
     for name, path in inputs.items():
         examples = read_parquet(path)
@@ -34,7 +35,7 @@ def label_texts(params: dict, inputs: dict[str, str], pad_id: int, task: Task, s
         tables[name] = logits_table(examples["id"], logits, task.multi_label)
         if "label" in examples.column_names:
             right = accuracy(label_array(tables[name]["teacher_pred"]), label_array(examples["label"]))
-            print(f"{stage}: {name}: {len(logits)} examples, teacher accuracy {right:.4f}")
+            print(f"{stage}: {name}: {len(logits)} examples, teacher accuracy {right:.4f} ({precision})")
         else:
-            print(f"{stage}: {name}: {len(logits)} examples labelled by the teacher")
+            print(f"{stage}: {name}: {len(logits)} examples labelled by the teacher ({precision})")
     return tables
