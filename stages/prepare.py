@@ -4,15 +4,13 @@ Writes data/prepared/{train,dev,test}.parquet (id, text, label), labels.json and
 With a list of label columns the task is multi-label: `label` is then a list of 0/1, one per column.
 """
 
-import codecs
-
 import numpy as np
 import pyarrow as pa
 
 from distillery.core import paths
-from distillery.core.errors import DistilleryError, run_stage
+from distillery.core.errors import run_stage
 from distillery.core.files import staged_outputs, write_json, write_parquet
-from distillery.core.params import fraction, load_params, param, positive
+from distillery.core.params import load_params
 from distillery.core.task import MULTI_LABEL, SINGLE_LABEL, label_column
 from distillery.corpus.dataset import (
     MAX_TEXT_CHARS,
@@ -24,54 +22,32 @@ from distillery.corpus.dataset import (
     read_chunks,
     texts_at,
 )
+from distillery.corpus.settings import DataSettings
 
 
 def main() -> None:
-    params = load_params()
-    seed = int(param(params, "seed"))
-    source = str(param(params, "data.source"))
-    text_columns = param(params, "data.text_column")
-    text_columns = [text_columns] if isinstance(text_columns, str) else list(text_columns)
-    label_columns = label_column_param(params)
-    max_examples = param(params, "data.max_examples")
-    max_examples = None if max_examples is None else positive(params, "data.max_examples", int)
-    test_fraction = fraction(params, "data.test_fraction")
-    dev_fraction = fraction(params, "data.dev_fraction")
-    balance = param(params, "data.balance")
-    if not isinstance(balance, bool):
-        raise DistilleryError(f"params.yaml: 'data.balance' must be true or false, got {balance!r}")
-
-    print(f"prepare: reading {source}")
-    encoding = str(param(params, "data.encoding"))
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise DistilleryError(f"params.yaml: 'data.encoding' {encoding!r} is not a known text encoding") from None
-    columns = text_columns + label_columns
-    multi_label = len(label_columns) > 1
+    data = DataSettings.from_params(load_params())
+    print(f"prepare: reading {data.source}")
     # Two passes over the file, never all of it in memory: the first keeps a few numbers per row
     # (what is usable, each text's digest, each label), the second the texts of the rows kept.
-    cleaned = clean(read_chunks(source, columns, encoding), text_columns, label_columns, source)
-    num_classes = len(cleaned.label_names)
-    if multi_label:
-        indices = multi_label_split(
-            cleaned.labels, max_examples, balance, test_fraction, dev_fraction, seed, cleaned.label_names
-        )
+    chunks = read_chunks(data.source, data.columns, data.encoding)
+    cleaned = clean(chunks, data.text_columns, data.label_columns, data.source)
+    num_classes, names = len(cleaned.label_names), cleaned.label_names
+    sizes = (data.max_examples, data.balance, data.test_fraction, data.dev_fraction, data.seed, names)
+    if data.multi_label:
+        indices = multi_label_split(cleaned.labels, *sizes)
     else:
-        indices = balance_and_split(
-            cleaned.labels, num_classes, max_examples, balance, test_fraction, dev_fraction, seed, cleaned.label_names
-        )
+        indices = balance_and_split(cleaned.labels, num_classes, *sizes)
     splits = dict(zip(("train", "dev", "test"), indices, strict=True))
     kept_rows = np.concatenate([cleaned.rows[rows] for rows in splits.values()])
-    text_of_row = texts_at(read_chunks(source, columns, encoding), kept_rows, text_columns)
+    text_of_row = texts_at(read_chunks(data.source, data.columns, data.encoding), kept_rows, data.text_columns)
     report = cleaned.report | {"classes": num_classes} | {split: len(rows) for split, rows in splits.items()}
-    if multi_label:
-        report["positive_rate"] = positive_rates(cleaned.labels, splits, cleaned.label_names)
-    kind = f"{num_classes} labels (multi-label)" if multi_label else f"{num_classes} classes"
+    if data.multi_label:
+        report["positive_rate"] = positive_rates(cleaned.labels, splits, names)
+    kind = f"{num_classes} labels (multi-label)" if data.multi_label else f"{num_classes} classes"
     print(
         f"prepare: {report['rows_read']} rows read, dropped {report['dropped_missing_or_empty']} with missing "
-        f"or empty text/label and {report['dropped_duplicate_text']} duplicate texts; "
-        f"{kind} {cleaned.label_names}; "
+        f"or empty text/label and {report['dropped_duplicate_text']} duplicate texts; {kind} {names}; "
         f"{report['train']} train / {report['dev']} dev / {report['test']} test"
     )
     if report["truncated_long_texts"]:
@@ -80,37 +56,15 @@ def main() -> None:
     with staged_outputs(paths.PREPARED) as out:
         for split, rows in splits.items():
             texts = [text_of_row[row] for row in cleaned.rows[rows].tolist()]
+            ids = pa.array([example_id(text) for text in texts], pa.string())
             table = pa.table(
-                {
-                    "id": pa.array([example_id(text) for text in texts], pa.string()),
-                    "text": pa.array(texts, pa.string()),
-                    "label": label_column(cleaned.labels[rows]),
-                }
+                {"id": ids, "text": pa.array(texts, pa.string()), "label": label_column(cleaned.labels[rows])}
             )
             write_parquet(table, out / f"{split}.parquet")
-        task = MULTI_LABEL if multi_label else SINGLE_LABEL
-        labels = {"labels": cleaned.label_names, "label_column": label_columns if multi_label else label_columns[0]}
-        write_json(labels | {"task": task}, out / "labels.json")
+        label_columns = data.label_columns if data.multi_label else data.label_columns[0]
+        task = MULTI_LABEL if data.multi_label else SINGLE_LABEL
+        write_json({"labels": names, "label_column": label_columns, "task": task}, out / "labels.json")
         write_json(report, out / "stats.json")
-
-
-def label_column_param(params: dict) -> list[str]:
-    """data.label_column: one column (single-label), or a list of two or more 0/1 columns (multi-label)."""
-    value = param(params, "data.label_column")
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise DistilleryError(
-            f"params.yaml: 'data.label_column' must be a column name or a list of them, got {value!r}"
-        )
-    if len(value) < 2:
-        raise DistilleryError(
-            f"params.yaml: 'data.label_column' is a list of {len(value)} column(s) {value}: give one name (not a "
-            "list) for single-label classes, or two or more 0/1 columns for multi-label"
-        )
-    if len(set(value)) < len(value):
-        raise DistilleryError(f"params.yaml: 'data.label_column' {value} names a column twice; list each once")
-    return list(value)
 
 
 if __name__ == "__main__":

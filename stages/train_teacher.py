@@ -11,11 +11,11 @@ Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/t
 from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import read_parquet, staged_outputs, write_json
-from distillery.core.params import fraction, load_params, param, positive
+from distillery.core.params import load_params, param
 from distillery.core.task import label_array, read_task
 from distillery.teacher.checkpoints import checkpoint_dir, remove
-from distillery.teacher.fine_tune import fine_tune, is_main_process
-from distillery.teacher.model import classifier_config, load_classifier
+from distillery.teacher.fine_tune import FineTuning, fine_tune, is_main_process
+from distillery.teacher.model import check_fine_tuned, classifier_config, load_classifier
 from distillery.teacher.tokens import load_tokenizer
 from distillery.training.loop import seed_everything
 
@@ -27,32 +27,19 @@ def main() -> None:
     should_fine_tune = param(params, "teacher.fine_tune")
     if not isinstance(should_fine_tune, bool):
         raise DistilleryError(f"params.yaml: 'teacher.fine_tune' must be true or false, got {should_fine_tune!r}")
-    settings = {
-        "epochs": positive(params, "teacher.epochs", int),
-        "patience": positive(params, "teacher.patience", int),
-        "batch_size": positive(params, "teacher.batch_size", int),
-        "lr": positive(params, "teacher.lr"),
-        "warmup_ratio": fraction(params, "teacher.warmup_ratio", low_open=False),
-        "weight_decay": float(param(params, "teacher.weight_decay")),
-        "device": str(param(params, "teacher.device")),
-        "checkpoint_steps": positive(params, "teacher.checkpoint_steps", int),
-    }
-    if settings["device"] not in ("auto", "cpu", "cuda"):
-        raise DistilleryError(f"params.yaml: 'teacher.device' must be auto, cpu or cuda, got {settings['device']!r}")
+    settings = FineTuning.from_params(params)
     task = read_task()
-    label_names, multi_label = task.label_names, task.multi_label
-    config = classifier_config(label_names, multi_label)
 
     seed_everything(seed)
     tokenizer = load_tokenizer(model_name)
     if should_fine_tune:
-        model = load_classifier(model_name, **config)
+        model = load_classifier(model_name, **classifier_config(task.label_names, task.multi_label))
         train, dev = (read_parquet(paths.tokenized(split)) for split in ("train", "dev"))
-        kind = f"{len(label_names)} labels (multi-label, BCE)" if multi_label else f"{len(label_names)} classes"
+        kind = f"{task.num_labels} labels (multi-label, BCE)" if task.multi_label else f"{task.num_labels} classes"
         print(
             f"train_teacher: fine-tuning {model_name} on {train.num_rows} examples, {kind}, "
-            f"at most {settings['epochs']} epochs, stopping after {settings['patience']} without a better "
-            f"dev {'loss' if multi_label else 'accuracy'} ({dev.num_rows} dev examples)"
+            f"at most {settings.epochs} epochs, stopping after {settings.patience} without a better "
+            f"dev {'loss' if task.multi_label else 'accuracy'} ({dev.num_rows} dev examples)"
         )
         checkpoints = checkpoint_dir("train_teacher", params)
         model, training = fine_tune(
@@ -70,23 +57,7 @@ def main() -> None:
         )
     else:
         model = load_classifier(model_name)
-        architectures = model.config.architectures or []
-        if not any(name.endswith("ForSequenceClassification") for name in architectures):
-            raise DistilleryError(
-                f"teacher.fine_tune is false but '{model_name}' is not a fine-tuned classifier "
-                f"(architectures: {architectures}); set teacher.fine_tune: true"
-            )
-        if model.config.num_labels != len(label_names):
-            raise DistilleryError(
-                f"teacher.model '{model_name}' has {model.config.num_labels} labels but the data has "
-                f"{len(label_names)} {label_names}; use a matching checkpoint or set teacher.fine_tune: true"
-            )
-        if (model.config.problem_type == "multi_label_classification") != multi_label:
-            raise DistilleryError(
-                f"teacher.model '{model_name}' has problem_type {model.config.problem_type!r} but the data is "
-                f"{'multi' if multi_label else 'single'}-label; use a matching checkpoint or set "
-                "teacher.fine_tune: true"
-            )
+        check_fine_tuned(model, model_name, task.label_names, task.multi_label)
         print(f"train_teacher: using the fine-tuned {model_name} as it is (teacher.fine_tune: false)")
         training = {"epochs_trained": 0, "best_epoch": None, "dev_accuracy_per_epoch": []}
 

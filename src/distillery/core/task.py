@@ -37,10 +37,6 @@ class Task:
     def num_labels(self) -> int:
         return len(self.label_names)
 
-    @property
-    def name(self) -> str:
-        return MULTI_LABEL if self.multi_label else SINGLE_LABEL
-
 
 def read_task(path: Path = paths.LABELS) -> Task:
     labels_info = read_json(path)

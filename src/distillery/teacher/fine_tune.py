@@ -7,13 +7,48 @@ many under `accelerate launch` / `torchrun`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from distillery.core.errors import DistilleryError
+from distillery.core.params import fraction, param, positive
 from distillery.core.task import accuracy, decisions, is_multi_label
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """The teacher.* settings of a fine-tuning run, checked."""
+
+    epochs: int
+    patience: int
+    batch_size: int
+    lr: float
+    warmup_ratio: float
+    weight_decay: float
+    device: str
+    checkpoint_steps: int
+
+    @classmethod
+    def from_params(cls, params: dict) -> FineTuning:
+        device = str(param(params, "teacher.device"))
+        if device not in DEVICES:
+            raise DistilleryError(f"params.yaml: 'teacher.device' must be auto, cpu or cuda, got {device!r}")
+        return cls(
+            epochs=positive(params, "teacher.epochs", int),
+            patience=positive(params, "teacher.patience", int),
+            batch_size=positive(params, "teacher.batch_size", int),
+            lr=positive(params, "teacher.lr"),
+            warmup_ratio=fraction(params, "teacher.warmup_ratio", low_open=False),
+            weight_decay=float(param(params, "teacher.weight_decay")),
+            device=device,
+            checkpoint_steps=positive(params, "teacher.checkpoint_steps", int),
+        )
 
 
 def fine_tune(
@@ -21,7 +56,7 @@ def fine_tune(
     tokenizer: Any,
     train: tuple[list[list[int]], np.ndarray],
     dev: tuple[list[list[int]], np.ndarray],
-    settings: dict[str, Any],
+    settings: FineTuning,
     seed: int,
     checkpoints: Path,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -45,7 +80,7 @@ def fine_tune(
 
     class SaveEveryNSteps(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if state.global_step % settings["checkpoint_steps"] == 0:
+            if state.global_step % settings.checkpoint_steps == 0:
                 control.should_save = True
 
     multi_label = is_multi_label(train[1])
@@ -61,18 +96,18 @@ def fine_tune(
 
     args = TrainingArguments(
         output_dir=str(checkpoints),
-        num_train_epochs=settings["epochs"],
-        per_device_train_batch_size=settings["batch_size"],
-        per_device_eval_batch_size=settings["batch_size"] * 4,
-        learning_rate=settings["lr"],
-        weight_decay=settings["weight_decay"],
-        warmup_steps=settings["warmup_ratio"],
+        num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size * 4,
+        learning_rate=settings.lr,
+        weight_decay=settings.weight_decay,
+        warmup_steps=settings.warmup_ratio,
         lr_scheduler_type="linear",
         optim="adamw_torch",
         train_sampling_strategy="group_by_length",
         seed=seed,
         data_seed=seed,
-        use_cpu=settings["device"] == "cpu",
+        use_cpu=settings.device == "cpu",
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=1,  # with load_best_model_at_end, the best checkpoint is kept as well
@@ -92,7 +127,7 @@ def fine_tune(
         eval_dataset=examples(*dev),
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=scored,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings["patience"]), SaveEveryNSteps()],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.patience), SaveEveryNSteps()],
     )
     resume = last_complete_checkpoint(Path(checkpoints))
     if resume is not None:

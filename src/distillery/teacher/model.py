@@ -40,3 +40,23 @@ def classifier_config(label_names: list[str], multi_label: bool) -> dict[str, An
         "label2id": {name: i for i, name in id2label.items()},
         "problem_type": "multi_label_classification" if multi_label else "single_label_classification",
     }
+
+
+def check_fine_tuned(model: torch.nn.Module, name: str, label_names: list[str], multi_label: bool) -> None:
+    """A teacher taken as it is (teacher.fine_tune: false) must already classify this data's labels."""
+    architectures = model.config.architectures or []
+    if not any(architecture.endswith("ForSequenceClassification") for architecture in architectures):
+        raise DistilleryError(
+            f"teacher.fine_tune is false but '{name}' is not a fine-tuned classifier "
+            f"(architectures: {architectures}); set teacher.fine_tune: true"
+        )
+    if model.config.num_labels != len(label_names):
+        raise DistilleryError(
+            f"teacher.model '{name}' has {model.config.num_labels} labels but the data has "
+            f"{len(label_names)} {label_names}; use a matching checkpoint or set teacher.fine_tune: true"
+        )
+    if (model.config.problem_type == "multi_label_classification") != multi_label:
+        raise DistilleryError(
+            f"teacher.model '{name}' has problem_type {model.config.problem_type!r} but the data is "
+            f"{'multi' if multi_label else 'single'}-label; use a matching checkpoint or set teacher.fine_tune: true"
+        )
