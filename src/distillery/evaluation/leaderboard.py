@@ -87,7 +87,8 @@ def encoder_family(arch: str, role: str, test: pa.Table, pad_id: int, timing: Ti
     models = {seed: module.load(folder) for seed, folder in folders.items()}
     first = next(iter(models.values()))
     examples = token_examples(test["input_ids"].to_pylist(), label_array(test["label"]), pad_id)
-    timed = token_examples(test["input_ids"].to_pylist()[: timing.examples], label_array(test["label"]), pad_id)
+    first_texts = test.slice(0, timing.examples)
+    timed = token_examples(first_texts["input_ids"].to_pylist(), label_array(first_texts["label"]), pad_id)
     with torch.inference_mode():
         return Trained(
             logits={seed: predict(model, examples).numpy() for seed, model in models.items()},
