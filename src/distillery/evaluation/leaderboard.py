@@ -25,10 +25,9 @@ from distillery.evaluation.timing import examples_per_second, median_latency_ms
 from distillery.students.bag import bag_models
 from distillery.students.bag import predict as bag_predict
 from distillery.students.encoders import architecture, model_folders, token_examples
-from distillery.teacher.inference import TeacherScorer
+from distillery.teacher.inference import TeacherScorer, resolve_precision
 from distillery.teacher.model import load_classifier, parameter_count
 from distillery.training.loop import predict
-from distillery.training.runs import teacher_logits_for
 
 
 @dataclass
@@ -101,32 +100,39 @@ def encoder_family(arch: str, role: str, test: pa.Table, pad_id: int, timing: Ti
 
 
 def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names: list[str], timing: Timing) -> dict:
-    teacher_pred = label_array(read_parquet(paths.logits("test"))["teacher_pred"])
-    dev_truth = label_array(read_parquet(paths.tokenized("dev"))["label"])
-    dev_pred = label_array(read_parquet(paths.logits("dev"))["teacher_pred"])
-    print("compare: timing the teacher")
+    """The teacher as trained, scored and timed in torch fp32 as every student is, so that the speed-ups
+    compare one runtime; and `labelling`: how the logits the students learned from (at
+    teacher.infer_precision, int8 on a CPU by default) score on test and agree with fp32."""
+    print("compare: scoring and timing the teacher")
     teacher = load_classifier(f"./{paths.TEACHER}")
-    token_ids = test["input_ids"].to_pylist()
-    timed = token_ids[: timing.examples]
+    device = str(param(params, "teacher.device"))
+    scorer = TeacherScorer(teacher, device, "fp32")
     pad_id = read_json(paths.VOCAB)["pad_id"]
     batch_size = positive(params, "teacher.infer_batch_size", int)
-    # Timed at the precision its logits were made with.
-    scorer = TeacherScorer(teacher, str(param(params, "teacher.device")), str(param(params, "teacher.infer_precision")))
-    multi = {}
-    if is_multi_label(truth):
-        logits = teacher_logits_for(test, paths.logits("test"))
-        multi = {"multi_label": multi_label_metrics(sigmoid(logits), truth, label_names)}
+    token_ids = test["input_ids"].to_pylist()
+    logits = scorer.logits(token_ids, pad_id, batch_size)
+    multi_label = is_multi_label(truth)
+    predictions = decisions(logits, multi_label)
+    dev = read_parquet(paths.tokenized("dev"))
+    dev_predictions = decisions(scorer.logits(dev["input_ids"].to_pylist(), pad_id, batch_size), multi_label)
+    labelled = label_array(read_parquet(paths.logits("test"))["teacher_pred"])
+    multi = {"multi_label": multi_label_metrics(sigmoid(logits), truth, label_names)} if multi_label else {}
+    timed = token_ids[: timing.examples]
     return (
         multi
         | {
-            "accuracy": accuracy(teacher_pred, truth),
-            "dev_accuracy": accuracy(dev_pred, dev_truth),
+            "accuracy": accuracy(predictions, truth),
+            "dev_accuracy": accuracy(dev_predictions, label_array(dev["label"])),
             "params": parameter_count(teacher),
             "disk_mb": folder_bytes(paths.TEACHER / "model.safetensors") / 1e6,
-            "infer_precision": scorer.precision,
+            "labelling": {
+                "infer_precision": resolve_precision(str(param(params, "teacher.infer_precision")), device),
+                "accuracy": accuracy(labelled, truth),
+                "agreement_with_fp32": accuracy(labelled, predictions),
+            },
             "examples_per_s": timing.throughput(lambda: scorer.logits(timed, pad_id, batch_size), len(token_ids)),
             "latency_ms": median_latency_ms(lambda i: scorer.logits([token_ids[i]], pad_id, 1), len(token_ids)),
-            "predictions": teacher_pred,
+            "predictions": predictions,
         }
         | read_json(paths.TEACHER / "training.json")
     )

@@ -47,7 +47,7 @@ def render_report(results: dict, params: dict, label_names: list[str]) -> str:
 FOOTNOTE = (
     "Examples/s: batched inference on this machine, measured side by side (fastText: its own `predict`, "
     "one thread); latency: the median over single test texts, one thread, from token ids (tokenizing "
-    "excluded; the teacher at its `infer_precision`), the baselines' from the raw text in their own "
+    "excluded; the teacher in torch fp32, as the students), the baselines' from the raw text in their own "
     "stages (their own word splitting included). Both vary from run to run. Accuracy against latency: "
     "`pareto.png`; learning curves (mean over seeds): `learning_curves.png`; or `dvc plots show`."
 )
@@ -58,9 +58,13 @@ def setup_section(results: dict, params: dict, label_names: list[str]) -> list[s
     bag = results[model_key("bag", "student")]
     seeds = list(bag["accuracy_per_seed"])
     kind = "labels, multi-label" if "multi_label" in results["teacher"] else "classes"
+    labelling = results["teacher"]["labelling"]
     return [
         f"Test set: {results['data']['test']} examples, {len(label_names)} {kind} ({', '.join(label_names)}). "
-        f"Teacher: `{param(params, 'teacher.model')}`. Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
+        f"Teacher: `{param(params, 'teacher.model')}`, scored and timed in torch fp32; the logits the students "
+        f"learned from were made at {labelling['infer_precision']} (test accuracy {labelling['accuracy']:.4f}, "
+        f"the same prediction as fp32 on {labelling['agreement_with_fp32']:.1%} of test texts). "
+        f"Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
         f"recipe `{param(params, 'bag.recipe')}`, lr {param(params, 'lr')}, "
         f"dim {param(params, 'bag.dim')}, at most {param(params, 'bag.epochs')} epochs; the student's "
         f"loss is {param(params, 'bag.loss')} (T={param(params, 'bag.temperature')}, "
