@@ -4,22 +4,16 @@
 - `fp32`: the torch model as trained (the reference).
 - `bf16`: the torch model cast to bfloat16; fast on a GPU with bf16 units (and on CPUs with AMX),
   slower than fp32 on a CPU without them.
-- `int8`: CPU only. The model is exported to ONNX and its weights quantized per output channel to
-  int8 with ONNX Runtime's dynamic quantization (activations quantized per batch at run time).
-  Per channel, because per-tensor scales lost more accuracy here (README, "Teacher inference").
-  Weights use 7 of the 8 bits (`reduce_range`): x86 CPUs without VNNI multiply uint8 activations by
-  int8 weights with an instruction whose int16 pair sums saturate, which ONNX Runtime's quantization
-  docs name as a cause of accuracy loss. With 7-bit weights no pair sum can saturate, so every CPU
-  computes the same integers.
+- `int8`: CPU only. The model exported to ONNX and quantized to int8 as every export is
+  (distillery.export.onnx_graph: per output channel, because per-tensor scales lost more accuracy
+  here, docs/measurements.md; 7-bit weights, the same integers on every CPU).
 
 Apart from training (teacher.py), so that the teacher is not retrained when inference changes.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +21,7 @@ import numpy as np
 import torch
 
 from distillery.core.errors import DistilleryError
+from distillery.export.onnx_graph import export_onnx, onnx_session, quantize_int8
 from distillery.training.batching import length_sorted_batches, pad_batch
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -67,42 +62,19 @@ def torch_scorer(model: torch.nn.Module, device: torch.device, dtype: torch.dtyp
 
 def int8_scorer(model: torch.nn.Module) -> Scorer:
     """An ONNX Runtime session of the model with 7-bit weights (per output channel) and dynamic 8-bit activations."""
-    import onnxruntime
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     model = model.float().cpu().eval()
     example = pad_batch([[0, 1, 2], [0, 1]], pad_id=0)
     with tempfile.TemporaryDirectory(prefix="distillery-int8-") as scratch:
         fp32_file, int8_file = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the tracer's notes on Python control flow over shapes
-                torch.onnx.export(
-                    model,
-                    (example["input_ids"], example["attention_mask"]),
-                    str(fp32_file),
-                    input_names=["input_ids", "attention_mask"],
-                    output_names=["logits"],
-                    dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}},
-                    opset_version=17,
-                    dynamo=False,
-                )
+            export_onnx(model, fp32_file, (example["input_ids"], example["attention_mask"]), list(example))
         except Exception as error:  # noqa: BLE001 - any exporter failure means the same thing to the user
             raise DistilleryError(
                 f"teacher.infer_precision: int8 needs the teacher exported to ONNX, which failed "
                 f"({type(error).__name__}: {str(error).splitlines()[0]}); use fp32 for this teacher"
             ) from None
-        quantizer_log = logging.getLogger()
-        level = quantizer_log.level
-        quantizer_log.setLevel(logging.ERROR)  # its advice to pre-process applies to static quantization
-        try:
-            quantize_dynamic(fp32_file, int8_file, per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
-        finally:
-            quantizer_log.setLevel(level)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.use_deterministic_compute = True
-        session = onnxruntime.InferenceSession(str(int8_file), options, providers=["CPUExecutionProvider"])
+        quantize_int8(fp32_file, int8_file)
+        session = onnx_session(int8_file, torch.get_num_threads())
 
     def score(inputs: dict[str, torch.Tensor]) -> np.ndarray:
         return session.run(None, {key: value.numpy() for key, value in inputs.items()})[0].astype(np.float32)
