@@ -2,8 +2,9 @@
 
 Scores `--texts` test texts one at a time (the serving case: one request, one text), each export
 through predict.py's Classifier (tokenizer + ONNX Runtime, one thread) and the fine-tuned teacher
-through transformers + torch (one thread), interleaved text by text so that both see the same
-machine load. Prints median and p95 milliseconds and the speed-up over the teacher.
+through transformers + torch and as its own int8 ONNX model (one thread each), interleaved text by
+text so that all see the same machine load. Prints median and p95 milliseconds, the speed-up over the
+torch teacher, the served file's MB on disk and the test accuracy of each.
 
     python benchmarks/latency.py PROJECT_DIR [--texts 1000]
 """
@@ -20,8 +21,10 @@ import torch
 import yaml
 
 from distillery.export.predict import Classifier
+from distillery.teacher.inference import int8_scorer
 from distillery.teacher.model import load_classifier
 from distillery.teacher.tokens import load_tokenizer
+from distillery.training.batching import pad_batch
 
 
 def main() -> None:
@@ -41,10 +44,22 @@ def main() -> None:
     def score_with_teacher(text: str) -> None:
         teacher(**tokenizer([text], truncation=True, max_length=window, return_tensors="pt"))
 
+    teacher_int8 = int8_scorer(load_classifier(str(args.project / "data/teacher")))  # on torch's 1 thread
+
+    def score_with_teacher_int8(text: str) -> None:
+        ids = tokenizer([text], truncation=True, max_length=window)["input_ids"]
+        teacher_int8(pad_batch(ids, tokenizer.pad_token_id))
+
     runners = {"teacher (torch, 1 thread)": score_with_teacher}
+    runners["teacher (ONNX int8, 1 thread)"] = score_with_teacher_int8
+    sizes = {"teacher (torch, 1 thread)": (args.project / "data/teacher/model.safetensors").stat().st_size}
+    classifiers = {}
     for folder in sorted(path for path in (args.project / "data/export").iterdir() if path.is_dir()):
         classifier = Classifier(folder, threads=1)
-        runners[f"{folder.name} (ONNX Runtime, 1 thread)"] = lambda text, c=classifier: c.probabilities([text])
+        name = f"{folder.name} ({classifier.config['model']}, 1 thread)"
+        runners[name] = lambda text, c=classifier: c.probabilities([text])
+        sizes[name] = (folder / classifier.config["model"]).stat().st_size
+        classifiers[name] = classifier
 
     for run in runners.values():  # warm-up
         for text in texts[:20]:
@@ -56,13 +71,25 @@ def main() -> None:
             run(text)
             times[name].append((time.perf_counter() - start) * 1000)
 
+    test = pq.read_table(args.project / "data/prepared/test.parquet")
+    truth = np.array(test["label"].to_pylist())
+    accuracies = {}
+    for name, classifier in classifiers.items():
+        if not classifier.multi_label:
+            predicted = classifier.logits(test["text"].to_pylist()).argmax(axis=1)
+            accuracies[name] = f"{float(np.mean(predicted == truth)):.4f}"
+
     teacher_median = float(np.median(times["teacher (torch, 1 thread)"]))
     print(f"{len(texts)} test texts of {args.project}, one at a time\n")
-    print(f"{'model':<36} {'median ms':>10} {'p95 ms':>8} {'speed-up':>9}")
+    print(f"{'model':<44} {'median ms':>10} {'p95 ms':>8} {'speed-up':>9} {'MB':>7} {'test acc':>9}")
     for name, values in times.items():
         median = float(np.median(values))
         p95 = float(np.percentile(values, 95))
-        print(f"{name:<36} {median:>10.3f} {p95:>8.3f} {teacher_median / median:>8.1f}x")
+        size = f"{sizes[name] / 1e6:.1f}" if name in sizes else ""
+        print(
+            f"{name:<44} {median:>10.3f} {p95:>8.3f} {teacher_median / median:>8.1f}x {size:>7} "
+            f"{accuracies.get(name, ''):>9}"
+        )
 
 
 if __name__ == "__main__":

@@ -217,11 +217,12 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
 
 TEACHER_SIDE = ["example_data", "prepare", "tokenize_texts", "train_teacher", "teacher_logits", "teacher_hidden"]
 TEACHER_SIDE += ["augment", "transfer_logits"]
-STUDENT_SIDE = ["distil_bag", "twin_bag", "train_fasttext", "compare", "export"]
+STUDENT_SIDE = ["distil_bag", "twin_bag", "train_fasttext", "compare", "export@bag"]
 TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
 DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]
 ENCODER_TWINS = ["twin@transformer", "twin@bilstm"]
-STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS
+ENCODER_EXPORTS = ["export@bilstm", "export@transformer"]
+STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS + ENCODER_EXPORTS
 
 
 # teacher_source runs on every `dvc repro` by design (always_changed: it fingerprints teacher.model's

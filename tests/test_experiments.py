@@ -17,6 +17,7 @@ import yaml
 
 from conftest import (
     DISTILLED_ENCODERS,
+    ENCODER_EXPORTS,
     ENCODER_TWINS,
     ROOT,
     STAGES,
@@ -38,7 +39,7 @@ def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> No
     output = run(["dvc", "exp", "run", "-S", "lr=0.5"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(STUDENT_SIDE)
     assert sorted(skipped_unchanged(output)) == sorted(
-        TEACHER_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS
+        TEACHER_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS + ENCODER_EXPORTS
     )
 
 
@@ -64,13 +65,15 @@ def would_run(project: Path, *settings: str) -> list[str]:
 
 
 def test_a_student_only_param_leaves_the_twin_alone(reproduced_copy: Path) -> None:
-    assert would_run(reproduced_copy, "bag.loss=mse") == ["compare", "distil_bag", "export"]
+    assert would_run(reproduced_copy, "bag.loss=mse") == ["compare", "distil_bag", "export@bag"]
 
 
 def test_an_architecture_param_reruns_only_that_architecture(reproduced_copy: Path) -> None:
-    assert would_run(reproduced_copy, "transformer.lr=0.002") == ["compare", "distil@transformer", "twin@transformer"]
-    assert would_run(reproduced_copy, "bilstm.temperature=2.0") == ["compare", "distil@bilstm"]
-    assert would_run(reproduced_copy, "transformer.transfer=0.5") == ["compare", "distil@transformer"]
+    # export@ARCH reads its section too: its model card says what the student was made with.
+    transformer = ["compare", "distil@transformer", "export@transformer"]
+    assert would_run(reproduced_copy, "transformer.lr=0.002") == [*transformer, "twin@transformer"]
+    assert would_run(reproduced_copy, "bilstm.temperature=2.0") == ["compare", "distil@bilstm", "export@bilstm"]
+    assert would_run(reproduced_copy, "transformer.transfer=0.5") == transformer
 
 
 def test_a_teacher_param_reruns_the_teacher_alone_and_nothing_upstream(reproduced_copy: Path) -> None:
@@ -180,7 +183,7 @@ def test_a_second_project_with_shuffled_test_labels_trains_byte_identical_models
     first_files, second_files = output_files(reproduced[0]), output_files(second)
     assert first_files.keys() == second_files.keys()
     test_labelled = {"data/prepared/test.parquet", "data/tokenized/test.parquet"}
-    clocked = {"data/compare/", "data/export/bag/README.md"}  # latencies, and the report built from them
+    clocked = {"data/compare/", *(f"data/export/{arch}/README.md" for arch in ("bag", "bilstm", "transformer"))}
     baselines = {f"{folder}/metrics.json" for folder in TIMED[1:]}  # test scores, training time
     differing = []
     for name, content in first_files.items():

@@ -12,31 +12,71 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from conftest import ROOT
 
 EXPORT = "data/export/bag"
+ARCHITECTURES = ["bag", "bilstm", "transformer"]
 
 
-def test_the_export_folder_holds_model_tokenizer_labels_config_and_card(reproduced: tuple[Path, str]) -> None:
-    folder = reproduced[0] / EXPORT
-    assert {p.name for p in folder.iterdir()} >= {"model.onnx", "tokenizer.json", "labels.json", "config.json"}
+def front_matter(card: str) -> dict:
+    """A model card's YAML metadata block, as the Hugging Face hub reads it."""
+    assert card.startswith("---\n")
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_every_student_is_exported_with_model_tokenizer_labels_config_and_card(
+    reproduced: tuple[Path, str], arch: str
+) -> None:
+    folder = reproduced[0] / f"data/export/{arch}"
+    settings = json.loads((folder / "config.json").read_text())["distillery"]
+    assert {p.name for p in folder.iterdir()} >= {settings["model"], "tokenizer.json", "labels.json", "predict.py"}
     labels = json.loads((reproduced[0] / "data/prepared/labels.json").read_text())["labels"]
-    config = json.loads((folder / "config.json").read_text())
-    assert config["labels"] == labels and config["kind"] == "bag"
-    student = json.loads((reproduced[0] / "data/bag/student/metrics.json").read_text())["dev_accuracy_per_seed"]
-    assert student[str(config["seed"])] == max(student.values())  # the seed chosen on dev
+    assert settings["labels"] == labels and settings["kind"] == arch
+    student = json.loads((reproduced[0] / f"data/{arch}/student/metrics.json").read_text())["dev_accuracy_per_seed"]
+    assert student[str(settings["seed"])] == max(student.values())  # the seed chosen on dev
     card = (folder / "README.md").read_text()
-    for fragment in ("test accuracy", "hard-label twin", "single-text latency", "parameters", "## Usage"):
+    metadata = front_matter(card)
+    assert metadata["pipeline_tag"] == "text-classification"
+    [result] = metadata["model-index"][0]["results"]
+    assert result["metrics"][0]["type"] == "accuracy" and 0 <= result["metrics"][0]["value"] <= 1
+    for fragment in ("test accuracy", "single-text latency", "parameters", "## Usage", "data/compare/report.md"):
         assert fragment in card
+    if arch == "bag":
+        assert settings["model"] == "model.onnx" and "compression" not in settings
+    else:  # int8 ships or fp32 does, and the card says which and why
+        verdict = settings["compression"]
+        assert settings["model"] == ("model.int8.onnx" if verdict["compressed_ships"] else "model.onnx")
+        assert not (folder / ("model.onnx" if verdict["compressed_ships"] else "model.int8.onnx")).exists()
+        assert verdict["reason"] in card
 
 
-def test_onnx_through_predict_matches_the_torch_student(reproduced: tuple[Path, str]) -> None:
+def test_the_transformer_export_loads_in_a_transformers_pipeline_and_agrees_with_predict(
+    reproduced: tuple[Path, str],
+) -> None:
+    from transformers import pipeline
+
+    from distillery.export.predict import Classifier
+
+    folder = reproduced[0] / "data/export/transformer"
+    texts = pq.read_table(reproduced[0] / "data/prepared/test.parquet")["text"].to_pylist()
+    classify = pipeline("text-classification", model=str(folder), device="cpu")
+    labels = [row["label"] for row in classify(texts, truncation=True)]
+    served = Classifier(folder)
+    predicted = [served.labels[i] for i in served.logits(texts).argmax(axis=1)]
+    agreement = np.mean([a == b for a, b in zip(labels, predicted, strict=True)])
+    # fp32 weights against the served ONNX file (int8 where the dev gate let it ship): the same model
+    assert agreement == 1.0 if served.config["model"] == "model.onnx" else agreement >= 0.9
+
+
+def test_the_bag_onnx_through_predict_matches_the_torch_student(reproduced: tuple[Path, str]) -> None:
     from distillery.export.predict import Classifier
     from distillery.students.bag import load_student, predict
 
     project = reproduced[0]
-    config = json.loads((project / EXPORT / "config.json").read_text())
+    config = json.loads((project / EXPORT / "config.json").read_text())["distillery"]
     bag = load_student(project / f"data/bag/student/models/seed_{config['seed']}.safetensors")
     tokenized = pq.read_table(project / "data/tokenized/test.parquet")
     texts = pq.read_table(project / "data/prepared/test.parquet")["text"].to_pylist()
@@ -94,13 +134,39 @@ def test_predict_reads_arguments_stdin_and_files_outside_the_repo(outside: Path)
         (["model", "--input", "missing.csv"], ["--input 'missing.csv'", "could not be read"]),
         (["model", "--input", "texts.csv", "--text-column", "review"], ["no column 'review'", "--text-column"]),
         (["model", "--input", "texts.xlsx"], ["unknown format", ".parquet"]),
+        (["old", "text"], ["older version of distillery", "export it again"]),
+        (["incomplete", "text"], ["no model.onnx there", "export it again"]),
+        (["model", "--input", "latin1.csv"], ["--input 'latin1.csv'", "could not be read"]),
     ],
 )
 def test_predict_bad_input_is_one_clear_line(outside: Path, args: list[str], expected: list[str]) -> None:
     pd.DataFrame({"body": ["fine"]}).to_csv(outside / "texts.csv", index=False)
+    (outside / "latin1.csv").write_bytes("text\nun film très émouvant\n".encode("latin-1"))
+    shutil.copytree(outside / "model", outside / "old")  # as the export stage wrote it before config.json's entry
+    config = json.loads((outside / "old/config.json").read_text())
+    (outside / "old/config.json").write_text(json.dumps(config["distillery"]))
+    shutil.copytree(outside / "model", outside / "incomplete")
+    (outside / "incomplete/model.onnx").unlink()
     result = predict_cli(outside, *args)
     assert result.returncode == 2
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith("error: ") and "Traceback" not in result.stderr
     for fragment in expected:
         assert fragment in message, message
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_predict_serves_every_architecture_outside_the_repo(
+    reproduced: tuple[Path, str], tmp_path: Path, arch: str
+) -> None:
+    shutil.copytree(reproduced[0] / f"data/export/{arch}", tmp_path / "model")
+    (tmp_path / "tool").mkdir()
+    shutil.move(tmp_path / "model/predict.py", tmp_path / "tool/predict.py")
+    long_text = " ".join(["the plot was good"] * 40)  # past the encoders' window of 32 tokens (TINY_PARAMS)
+    texts = ["a great moving film", "", long_text, "awful boring plot"]
+    result = predict_cli(tmp_path, "model", *texts)
+    assert result.returncode == 0, result.stderr
+    assert [row["text"] for row in rows(result.stdout)] == texts
+    assert "1 empty texts" in result.stderr
+    if arch != "bag":  # the bag reads the whole text
+        assert "1 texts longer than the model's window (32 tokens) were cut" in result.stderr

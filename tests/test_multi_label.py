@@ -96,16 +96,22 @@ def test_multi_label_data_runs_end_to_end(toxic: tuple[Path, str]) -> None:
     assert "## Multi-label figures" in report and "| model | " + " | ".join(JIGSAW_LABELS) + " |" in report
 
 
-def test_the_exported_multi_label_student_returns_every_label_above_one_half(toxic: tuple[Path, str]) -> None:
+@pytest.mark.parametrize("arch", ["bag", "bilstm", "transformer"])
+def test_every_exported_multi_label_student_returns_every_label_above_one_half(
+    toxic: tuple[Path, str], arch: str
+) -> None:
     project, _ = toxic
-    result = run(
-        ["python", "data/export/bag/predict.py", "data/export/bag", "the film was bad and terrible", "a plot"], project
-    )
+    folder = f"data/export/{arch}"
+    result = run(["python", f"{folder}/predict.py", folder, "the film was bad and terrible", "a plot"], project)
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2
     for row in rows:
         assert list(row["probabilities"]) == JIGSAW_LABELS and "label" not in row
         assert row["labels"] == [name for name, p in row["probabilities"].items() if p > 0.5]
+    if arch != "bag":  # gated on dev macro-F1
+        assert json.loads((project / folder / "config.json").read_text())["distillery"]["compression"]["metric"] == (
+            "macro_f1"
+        )
 
 
 def test_a_second_repro_of_multi_label_data_runs_nothing(toxic: tuple[Path, str]) -> None:

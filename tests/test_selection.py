@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from distillery.baselines.models import tune_on_dev
-from distillery.export.bag import best_dev_seed
+from distillery.export.student import best_dev_seed
 from distillery.training.loop import fit
 from distillery.training.runs import mean_dev
 from distillery.training.selection import DevScore, choose_on_dev

@@ -82,6 +82,8 @@ TIMED_FILES = {
     "data/compare/leaderboard.csv",  # latencies
     "data/compare/pareto.png",
     "data/export/bag/README.md",
+    "data/export/bilstm/README.md",
+    "data/export/transformer/README.md",
 }
 
 

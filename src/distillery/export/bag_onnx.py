@@ -7,14 +7,10 @@ EmbeddingBag gives), then the linear layer. Same weights, same arithmetic up to 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from distillery.students.bag import BagOfEmbeddings
-
-OPSET = 17
 
 
 class PaddedBag(nn.Module):
@@ -26,19 +22,3 @@ class PaddedBag(nn.Module):
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         summed = (nn.functional.embedding(input_ids, self.embedding) * mask.unsqueeze(-1)).sum(dim=1)
         return self.output(summed / mask.sum(dim=1, keepdim=True).clamp(min=1.0))
-
-
-def export_onnx(bag: BagOfEmbeddings, path: Path) -> None:
-    example = (torch.zeros((2, 3), dtype=torch.long), torch.ones((2, 3)))
-    dynamic = {"input_ids": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}}
-    with torch.no_grad():
-        torch.onnx.export(
-            PaddedBag(bag.eval()),
-            example,
-            str(path),
-            input_names=["input_ids", "mask"],
-            output_names=["logits"],
-            dynamic_axes=dynamic | {"logits": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,  # the TorchScript exporter: this graph needs nothing newer, nor onnxscript
-        )

@@ -1,4 +1,4 @@
-"""Classify texts with an exported student: python stages/predict.py MODEL_DIR [TEXT ...]
+"""Classify texts with an exported student: python data/export/ARCH/predict.py MODEL_DIR [TEXT ...]
 
 MODEL_DIR is a folder written by the export stage (data/export/<name>/). Texts come from the
 arguments, or from --input FILE (.csv, .tsv, .jsonl, .parquet; --text-column names the column),
@@ -31,36 +31,57 @@ class UsageError(Exception):
 
 
 class Classifier:
-    """An export folder loaded for inference: its tokenizer, its ONNX model and its labels."""
+    """An export folder loaded for inference: its tokenizer, its ONNX model and its labels.
 
-    def __init__(self, folder: str | Path, threads: int = 0) -> None:
+    config.json's `distillery` entry says how the model reads a text: the ONNX file shipped (fp32, or
+    the int8 copy that passed the dev gate), the tokenizer's truncation length, the ids it drops
+    (the bag drops [CLS] and [SEP]) and how many ids it reads at most. The model's inputs (their
+    names, and whether the mask is float or integer) are read from the ONNX file itself.
+    """
+
+    def __init__(self, folder: str | Path, threads: int = 0, model: str | None = None) -> None:
+        """`model` names another ONNX file of the folder than the one config.json ships."""
         import onnxruntime
         from tokenizers import Tokenizer
 
         folder = Path(folder)
-        missing = [name for name in ("model.onnx", "config.json", "tokenizer.json") if not (folder / name).is_file()]
-        if missing:
+        if not (folder / "config.json").is_file():
             raise UsageError(
-                f"MODEL_DIR '{folder}': no {', '.join(missing)} there; "
+                f"MODEL_DIR '{folder}': no config.json there; "
                 "point it at a folder written by the export stage (data/export/<name>/)"
             )
-        self.config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if "distillery" not in config:
+            raise UsageError(
+                f"MODEL_DIR '{folder}': config.json has no 'distillery' entry, so an older version of distillery "
+                "wrote this folder; export it again with this version ('dvc repro')"
+            )
+        self.config = config["distillery"]
+        model = model or self.config["model"]
+        missing = [name for name in (model, "tokenizer.json") if not (folder / name).is_file()]
+        if missing:
+            raise UsageError(f"MODEL_DIR '{folder}': no {', '.join(missing)} there; export it again ('dvc repro')")
         self.labels: list[str] = self.config["labels"]
         self.skip_ids = np.array(self.config["skip_ids"], dtype=np.int64)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(self.config["token_cap"])
+        self.tokenizer.enable_truncation(self.config["truncate_at"])
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnxruntime.InferenceSession(str(folder / model), options, providers=["CPUExecutionProvider"])
+        ids_input, mask_input = self.session.get_inputs()
+        self.ids_name, self.mask_name = ids_input.name, mask_input.name
+        self.mask_dtype = np.float32 if mask_input.type == "tensor(float)" else np.int64
+        self.cut = 0  # texts longer than the model's window, cut to it
 
     def token_ids(self, texts: list[str]) -> list[np.ndarray]:
-        """What the student reads of each text: the tokenizer's ids, frame tokens dropped, at most max_length."""
+        """What the model reads of each text: the tokenizer's ids (cut at truncate_at), skip_ids dropped,
+        at most max_length."""
         encoded = self.tokenizer.encode_batch(texts)
+        self.cut += sum(1 for e in encoded if e.overflowing)
         ids = [np.array(e.ids, dtype=np.int64) for e in encoded]
-        ids = [row[~np.isin(row, self.skip_ids)] for row in ids]
+        if len(self.skip_ids):
+            ids = [row[~np.isin(row, self.skip_ids)] for row in ids]
         limit = self.config["max_length"]
         return [row[:limit] for row in ids] if limit is not None else ids
 
@@ -78,17 +99,17 @@ class Classifier:
             chunk = order[start:end]
             width = max(len(rows[order[end - 1]]), 1)
             input_ids = np.zeros((len(chunk), width), dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.float32)
+            mask = np.zeros((len(chunk), width), dtype=self.mask_dtype)
             for i, row in enumerate(rows[j] for j in chunk):
                 input_ids[i, : len(row)] = row
-                mask[i, : len(row)] = 1.0
-            result[chunk] = self.session.run(["logits"], {"input_ids": input_ids, "mask": mask})[0]
+                mask[i, : len(row)] = 1
+            result[chunk] = self.session.run(["logits"], {self.ids_name: input_ids, self.mask_name: mask})[0]
             start = end
         return result
 
     @property
     def multi_label(self) -> bool:
-        return bool(self.config.get("multi_label", False))
+        return bool(self.config["multi_label"])
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """[N, C]: a softmax over the classes, or for a multi-label model a sigmoid per label."""
@@ -176,6 +197,15 @@ def main(argv: list[str] | None = None) -> None:
             scratch.replace(args.output)
         else:
             sys.stdout.writelines(lines)
+        empty = sum(1 for text in texts if not text.strip())
+        if empty:
+            print(f"predict: {empty} empty texts, classified like any other", file=sys.stderr)
+        if classifier.cut:
+            print(
+                f"predict: {classifier.cut} texts longer than the model's window "
+                f"({classifier.config['truncate_at']} tokens) were cut to it",
+                file=sys.stderr,
+            )
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
