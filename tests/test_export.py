@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, project_env
 
 EXPORT = "data/export/bag"
 ARCHITECTURES = ["bag", "bilstm", "transformer"]
@@ -170,3 +171,41 @@ def test_predict_serves_every_architecture_outside_the_repo(
     assert "1 empty texts" in result.stderr
     if arch != "bag":  # the bag reads the whole text
         assert "1 texts longer than the model's window (32 tokens) were cut" in result.stderr
+
+
+# Loaded into the export stage through PYTHONPATH: ONNX Runtime's quantizer then writes a damaged int8
+# model, its logits negated (every prediction of a two-class model flipped), as a broken quantization might.
+DAMAGE_QUANTIZATION = """
+import sys
+if sys.argv and sys.argv[0].startswith("stages/"):
+    import onnx
+    import onnxruntime.quantization as quantization
+    _quantize = quantization.quantize_dynamic
+    def _damaged(model_input, model_output, **kwargs):
+        _quantize(model_input, model_output, **kwargs)
+        model = onnx.load(str(model_output))
+        producer = next(node for node in model.graph.node if "logits" in node.output)
+        producer.output[list(producer.output).index("logits")] = "logits_before_damage"
+        model.graph.node.append(onnx.helper.make_node("Neg", ["logits_before_damage"], ["logits"]))
+        onnx.save(model, str(model_output))
+    quantization.quantize_dynamic = _damaged
+"""
+
+
+def test_a_damaged_quantization_is_refused_and_float32_ships_with_the_reason(
+    reproduced_copy: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "inject").mkdir()
+    (tmp_path / "inject/sitecustomize.py").write_text(DAMAGE_QUANTIZATION)
+    env = project_env(reproduced_copy)
+    env["PYTHONPATH"] = f"{tmp_path / 'inject'}{os.pathsep}{env['PYTHONPATH']}"
+    command = ["dvc", "repro", "--force", "--single-item", "export@transformer"]
+    result = subprocess.run(command, cwd=reproduced_copy, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = reproduced_copy / "data/export/transformer"
+    verdict = json.loads((folder / "config.json").read_text())["distillery"]["compression"]
+    assert not verdict["compressed_ships"] and verdict["compressed_dev"] < verdict["fp32_dev"]
+    assert "int8 lost" in verdict["reason"]
+    assert sorted(p.name for p in folder.glob("*.onnx")) == ["model.onnx"]
+    card = (folder / "README.md").read_text()
+    assert "float32 ships: int8 lost" in card
