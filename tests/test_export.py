@@ -45,13 +45,10 @@ def test_every_student_is_exported_with_model_tokenizer_labels_config_and_card(
     assert result["metrics"][0]["type"] == "accuracy" and 0 <= result["metrics"][0]["value"] <= 1
     for fragment in ("test accuracy", "single-text latency", "parameters", "## Usage", "data/compare/report.md"):
         assert fragment in card
-    if arch == "bag":
-        assert settings["model"] == "model.onnx" and "compression" not in settings
-    else:  # int8 ships or fp32 does, and the card says which and why
-        verdict = settings["compression"]
-        assert settings["model"] == ("model.int8.onnx" if verdict["compressed_ships"] else "model.onnx")
-        assert not (folder / ("model.onnx" if verdict["compressed_ships"] else "model.int8.onnx")).exists()
-        assert verdict["reason"] in card
+    verdict = settings["compression"]  # int8 ships or fp32 does, and the card says which and why
+    assert settings["model"] == ("model.int8.onnx" if verdict["compressed_ships"] else "model.onnx")
+    assert not (folder / ("model.onnx" if verdict["compressed_ships"] else "model.int8.onnx")).exists()
+    assert verdict["reason"] in card
 
 
 def test_the_transformer_export_loads_in_a_transformers_pipeline_and_agrees_with_predict(
@@ -85,8 +82,12 @@ def test_the_bag_onnx_through_predict_matches_the_torch_student(reproduced: tupl
     served = Classifier(project / EXPORT).logits(texts)
     reference = predict(bag, bag.pack(tokenized["full_ids"])).numpy()
 
-    assert np.abs(served - reference).max() <= 1e-4
-    assert (served.argmax(axis=1) == reference.argmax(axis=1)).all()
+    if config["model"] == "model.onnx":  # float32 shipped: the same logits
+        assert np.abs(served - reference).max() <= 1e-4
+        assert (served.argmax(axis=1) == reference.argmax(axis=1)).all()
+    else:  # int8 passed the dev gate: close, and nearly always the same prediction
+        assert np.abs(served - reference).max() <= 0.1 * np.abs(reference).max()
+        assert (served.argmax(axis=1) == reference.argmax(axis=1)).mean() >= 0.9
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def test_predict_reads_arguments_stdin_and_files_outside_the_repo(outside: Path)
         (["model", "--input", "texts.csv", "--text-column", "review"], ["no column 'review'", "--text-column"]),
         (["model", "--input", "texts.xlsx"], ["unknown format", ".parquet"]),
         (["old", "text"], ["older version of distillery", "export it again"]),
-        (["incomplete", "text"], ["no model.onnx there", "export it again"]),
+        (["incomplete", "text"], [".onnx there", "export it again"]),
         (["model", "--input", "latin1.csv"], ["--input 'latin1.csv'", "could not be read"]),
     ],
 )
@@ -147,7 +148,7 @@ def test_predict_bad_input_is_one_clear_line(outside: Path, args: list[str], exp
     config = json.loads((outside / "old/config.json").read_text())
     (outside / "old/config.json").write_text(json.dumps(config["distillery"]))
     shutil.copytree(outside / "model", outside / "incomplete")
-    (outside / "incomplete/model.onnx").unlink()
+    (outside / "incomplete" / config["distillery"]["model"]).unlink()  # the ONNX file it serves
     result = predict_cli(outside, *args)
     assert result.returncode == 2
     message = result.stderr.strip().splitlines()[-1]

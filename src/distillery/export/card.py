@@ -39,8 +39,6 @@ def metadata(info: dict) -> str:
 
 def compression_line(info: dict) -> str:
     compression = info["compression"]
-    if compression is None:
-        return "Served in float32 (no compression is tried for this architecture)."
     shipped = "int8 (ONNX Runtime dynamic quantization) ships" if compression["compressed_ships"] else "float32 ships"
     return (
         f"{shipped}: {compression['reason']} (dev {compression['metric']}: fp32 {compression['fp32_dev']:.4f}, "

@@ -1,5 +1,5 @@
 """A distilled student as a folder anyone can serve with no code from this repo: the ONNX model (int8
-where the dev gate lets it ship), the teacher's tokenizer, labels.json, config.json, predict.py and a
+where the dev gate lets it ship, else float32), the teacher's tokenizer, labels.json, config.json, predict.py and a
 model card, checked end to end. The transformer's folder also holds its save_pretrained weights, so
 `transformers.pipeline("text-classification", model=folder)` loads it as it is.
 """
@@ -58,7 +58,6 @@ class Served:
     example: tuple[torch.Tensor, torch.Tensor]
     input_names: list[str]
     reads: dict  # config.json's truncate_at, skip_ids, max_length: what predict.py needs
-    compress: bool  # try int8
 
     def reference_logits(self, arch: str, test: pa.Table, pad_id: int) -> np.ndarray:
         """The torch student's logits on the tokenized test set, as compare scores it."""
@@ -75,13 +74,13 @@ def served_student(arch: str, seed: str, window: int) -> Served:
         bag = load_student(paths.trained("bag", "student") / "models" / f"seed_{seed}.safetensors")
         reads = {"truncate_at": FULL_TEXT_CAP, "skip_ids": list(bag.skip_ids), "max_length": bag.max_length}
         example = (torch.zeros((2, 3), dtype=torch.long), torch.ones((2, 3)))
-        return Served(bag, PaddedBag(bag.eval()), example, ["input_ids", "mask"], reads, compress=False)
+        return Served(bag, PaddedBag(bag.eval()), example, ["input_ids", "mask"], reads)
     model = architecture(arch).load(model_folders(arch, "student")[int(seed)])
     reads = {"truncate_at": window, "skip_ids": [], "max_length": None}
     graph = UnpackedBiLSTM(model) if arch == "bilstm" else model
     batch = pad_batch([[0, 1, 2], [0, 1]], pad_id=0)
     example = (batch["input_ids"], batch["attention_mask"])
-    return Served(model, graph.eval(), example, ["input_ids", "attention_mask"], reads, compress=True)
+    return Served(model, graph.eval(), example, ["input_ids", "attention_mask"], reads)
 
 
 def raw_texts(split: str) -> tuple[list[str], pa.Table]:
@@ -148,19 +147,16 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     pad_id = read_json(paths.VOCAB)["pad_id"]
     difference = check_parity(out, test_texts, served.reference_logits(arch, test, pad_id))
 
-    compression = None
-    if served.compress:
-        quantize_int8(out / "model.onnx", out / "model.int8.onnx")
-        dev_truth = label_array(dev["label"])
-        fp32_dev, int8_dev = (
-            decisions(Classifier(out, model=name).logits(dev_texts), task.multi_label)
-            for name in ("model.onnx", "model.int8.onnx")
-        )
-        verdict = gate(dev_truth, fp32_dev, int8_dev, task.multi_label, "int8")
-        compression = verdict.to_json()
-        settings |= {"model": ship(out, verdict), "compression": compression}
-        write_config(out, settings)
-        print(f"export: {'int8' if verdict.compressed_ships else 'fp32'} ships: {verdict.reason}")
+    quantize_int8(out / "model.onnx", out / "model.int8.onnx")
+    fp32_dev, int8_dev = (
+        decisions(Classifier(out, model=name).logits(dev_texts), task.multi_label)
+        for name in ("model.onnx", "model.int8.onnx")
+    )
+    verdict = gate(label_array(dev["label"]), fp32_dev, int8_dev, task.multi_label, "int8")
+    compression = verdict.to_json()
+    settings |= {"model": ship(out, verdict), "compression": compression}
+    write_config(out, settings)
+    print(f"export: {'int8' if verdict.compressed_ships else 'fp32'} ships: {verdict.reason}")
 
     shipped = Classifier(out)
     truth = label_array(test["label"])
