@@ -138,7 +138,7 @@ def test_predict_reads_arguments_stdin_and_files_outside_the_repo(outside: Path)
         (["model", "--input", "texts.xlsx"], ["unknown format", ".parquet"]),
         (["old", "text"], ["older version of distillery", "export it again"]),
         (["incomplete", "text"], [".onnx there", "export it again"]),
-        (["model", "--input", "latin1.csv"], ["--input 'latin1.csv'", "could not be read"]),
+        (["model", "--input", "latin1.csv"], ["--input 'latin1.csv': not utf-8 text", "--encoding"]),
     ],
 )
 def test_predict_bad_input_is_one_clear_line(outside: Path, args: list[str], expected: list[str]) -> None:
@@ -210,3 +210,10 @@ def test_a_damaged_quantization_is_refused_and_float32_ships_with_the_reason(
     assert sorted(p.name for p in folder.glob("*.onnx")) == ["model.onnx"]
     card = (folder / "README.md").read_text()
     assert "float32 ships: int8 lost" in card
+
+
+def test_predict_reads_a_file_in_another_encoding_when_told(outside: Path) -> None:
+    (outside / "latin1.csv").write_bytes("text\nun film très émouvant\n".encode("latin-1"))
+    result = predict_cli(outside, "model", "--input", "latin1.csv", "--encoding", "latin-1")
+    assert result.returncode == 0, result.stderr
+    assert [row["text"] for row in rows(result.stdout)] == ["un film très émouvant"]

@@ -120,21 +120,26 @@ class Classifier:
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-def read_texts(path: Path, column: str) -> list[str]:
+def read_texts(path: Path, column: str, encoding: str = "utf-8") -> list[str]:
     import pandas as pd
 
     readers = {".csv": pd.read_csv, ".tsv": lambda p, **k: pd.read_csv(p, sep="\t", **k)}
     suffix = path.suffix.lower()
     try:
         if suffix in readers:
-            frame = readers[suffix](path, dtype=str, keep_default_na=False)
+            frame = readers[suffix](path, dtype=str, keep_default_na=False, encoding=encoding)
         elif suffix == ".jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
+            frame = pd.read_json(path, lines=True, dtype=False, encoding=encoding)
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
             raise UsageError(f"--input '{path}': unknown format; use .csv, .tsv, .jsonl or .parquet")
-    except (OSError, ValueError) as error:
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"--input '{path}': not {encoding} text (byte {error.start}); pass --encoding with the file's "
+            "encoding (latin-1, cp1252, ...) or re-encode it"
+        ) from None
+    except (OSError, ValueError, LookupError) as error:
         raise UsageError(f"--input '{path}': could not be read ({str(error).splitlines()[0]})") from None
     if column not in frame.columns:
         raise UsageError(
@@ -175,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify (default: standard input)")
     parser.add_argument("--input", type=Path, help="a .csv, .tsv, .jsonl or .parquet file of texts")
     parser.add_argument("--text-column", default="text", help="the column of --input holding the texts")
+    parser.add_argument("--encoding", default="utf-8", help="of a .csv, .tsv or .jsonl --input (latin-1, ...)")
     parser.add_argument("--output", type=Path, help="write JSON lines here instead of standard output")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: its default)")
@@ -186,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.texts:
             texts = args.texts
         elif args.input:
-            texts = read_texts(args.input, args.text_column)
+            texts = read_texts(args.input, args.text_column, args.encoding)
         else:
             texts = [line.rstrip("\n") for line in sys.stdin]
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in predictions(classifier, texts, args.batch_size))
