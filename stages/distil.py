@@ -1,5 +1,6 @@
 """Stage distil@ARCH, `python stages/distil.py ARCH`: a distilled student that reads word order
-(ARCH: transformer or bilstm), from the teacher's logits on train and `<arch>.transfer` of the transfer set.
+(ARCH: transformer or bilstm), from the teacher's logits on train and on the mixes of the transfer set
+and the unlabelled pool in `<arch>.transfer` and `<arch>.pool`, the best on dev kept.
 
 Writes data/ARCH/student/: models/seed_<s>/ (the best dev epoch of each seed), metrics.json and
 history.csv (per epoch, mean over the seeds still training).

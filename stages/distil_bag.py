@@ -1,5 +1,5 @@
 """Stage distil_bag: the distilled bag student, from the teacher's logits on train and on the shares of
-the transfer set in `bag.transfer`, the best share on dev kept.
+the transfer set and of the unlabelled pool in `bag.transfer` and `bag.pool`, the best mix on dev kept.
 
 Writes data/bag/student/: models/seed_<s>.safetensors (each the epoch with the best dev score),
 metrics.json (with the share kept and every share's dev score) and history.csv (per epoch, mean over

@@ -2,6 +2,8 @@
 
 Writes data/prepared/{train,dev,test}.parquet (id, text, label), labels.json and stats.json.
 With a list of label columns the task is multi-label: `label` is then a list of 0/1, one per column.
+With data.train_labels, only that many training rows keep their label; the others are written, text
+only, to data/prepared/unlabelled.parquet (id, text), for the pool stage (empty otherwise).
 """
 
 import numpy as np
@@ -22,6 +24,7 @@ from distillery.corpus.dataset import (
     read_chunks,
     texts_at,
 )
+from distillery.corpus.label_budget import keep_labels, labelled_count
 from distillery.corpus.settings import DataSettings
 
 
@@ -39,9 +42,13 @@ def main() -> None:
     else:
         indices = balance_and_split(cleaned.labels, num_classes, *sizes)
     splits = dict(zip(("train", "dev", "test"), indices, strict=True))
-    kept_rows = np.concatenate([cleaned.rows[rows] for rows in splits.values()])
+    train = splits["train"]
+    kept = keep_labels(cleaned.labels[train], labelled_count(data.train_labels, len(train)), data.seed, names)
+    splits["train"], unlabelled = train[kept], np.delete(train, kept)
+    kept_rows = np.concatenate([cleaned.rows[rows] for rows in [*splits.values(), unlabelled]])
     text_of_row = texts_at(read_chunks(data.source, data.columns, data.encoding), kept_rows, data.text_columns)
     report = cleaned.report | {"classes": num_classes} | {split: len(rows) for split, rows in splits.items()}
+    report["train_labels_dropped"] = len(unlabelled)
     if data.multi_label:
         report["positive_rate"] = positive_rates(cleaned.labels, splits, names)
     kind = f"{num_classes} labels (multi-label)" if data.multi_label else f"{num_classes} classes"
@@ -50,17 +57,20 @@ def main() -> None:
         f"or empty text/label and {report['dropped_duplicate_text']} duplicate texts; {kind} {names}; "
         f"{report['train']} train / {report['dev']} dev / {report['test']} test"
     )
+    if len(unlabelled):
+        kept_labels = len(splits["train"])
+        print(f"prepare: data.train_labels keeps {kept_labels} training labels; {len(unlabelled)} rows join the pool")
     if report["truncated_long_texts"]:
         print(f"prepare: cut {report['truncated_long_texts']} texts longer than {MAX_TEXT_CHARS:,} characters")
 
     with staged_outputs(paths.PREPARED) as out:
-        for split, rows in splits.items():
+        for split, rows in [*splits.items(), ("unlabelled", unlabelled)]:
             texts = [text_of_row[row] for row in cleaned.rows[rows].tolist()]
             ids = pa.array([example_id(text) for text in texts], pa.string())
-            table = pa.table(
-                {"id": ids, "text": pa.array(texts, pa.string()), "label": label_column(cleaned.labels[rows])}
-            )
-            write_parquet(table, out / f"{split}.parquet")
+            table = {"id": ids, "text": pa.array(texts, pa.string())}
+            if split != "unlabelled":
+                table["label"] = label_column(cleaned.labels[rows])
+            write_parquet(pa.table(table), out / f"{split}.parquet")
         label_columns = data.label_columns if data.multi_label else data.label_columns[0]
         task = MULTI_LABEL if data.multi_label else SINGLE_LABEL
         write_json({"labels": names, "label_column": label_columns, "task": task}, out / "labels.json")

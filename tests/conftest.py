@@ -216,7 +216,7 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
 
 
 TEACHER_SIDE = ["example_data", "prepare", "tokenize_texts", "train_teacher", "teacher_logits", "teacher_hidden"]
-TEACHER_SIDE += ["augment", "transfer_logits"]
+TEACHER_SIDE += ["augment", "transfer_logits", "pool", "pool_logits"]
 STUDENT_SIDE = ["distil_bag", "twin_bag", "train_fasttext", "compare", "export@bag"]
 TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
 DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]

@@ -134,4 +134,4 @@ def test_a_megabyte_text_and_no_transfer_set_run_through(tmp_path: Path, tiny_te
     assert len(pd.read_parquet(project / "data/logits/transfer.parquet")) == 0
     metrics = json.loads((project / "data/bag/student/metrics.json").read_text())
     assert metrics["train_examples"] == stats["train"]
-    assert metrics["transfer"] == 0.0 and list(metrics["dev_per_transfer"]) == ["0.0"]  # no share to choose
+    assert metrics["transfer"] == 0.0 and list(metrics["dev_per_mix"]) == ["transfer 0.0, pool 0.0"]  # none to choose

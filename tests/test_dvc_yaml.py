@@ -66,7 +66,7 @@ def test_dvc_yaml_outputs_are_the_package_paths() -> None:
     for arch in paths.ARCHITECTURES:
         for role in paths.ROLES:
             assert paths.trained(arch, role).as_posix() in outs
-    for path in (paths.PREPARED, paths.TOKENIZED, paths.TEACHER, paths.AUGMENTED, paths.HIDDEN.parent):
+    for path in (paths.PREPARED, paths.TOKENIZED, paths.TEACHER, paths.AUGMENTED, paths.HIDDEN):
         assert path.as_posix() in outs
     for split in paths.SPLITS:
         assert paths.logits(split).as_posix() in outs

@@ -122,8 +122,9 @@ def test_bag_models_write_models_history_and_what_they_kept(built: tuple[Path, s
     vocab = json.loads((project / "data/tokenized/vocab.json").read_text())
     assert vocab["frame_ids"] == [0, 2, 3]  # [PAD], [CLS], [SEP]: not [UNK] or [MASK], which stand for words
     student = json.loads((project / "data/bag/student/metrics.json").read_text())
-    tried = {float(share): figures["accuracy"] for share, figures in student["dev_per_transfer"].items()}
-    assert sorted(tried) == [0.0, 0.5, 1.0]  # params.yaml's bag.transfer, each tried on dev
+    # params.yaml's bag.transfer, each tried on dev; bag.pool's 1.0 reads as 0, since there is no pool here
+    assert list(student["dev_per_mix"]) == [f"transfer {share}, pool 0.0" for share in (0.0, 0.5, 1.0)]
+    tried = {share: student["dev_per_mix"][f"transfer {share}, pool 0.0"]["accuracy"] for share in (0.0, 0.5, 1.0)}
     assert student["transfer"] == min(tried, key=lambda share: (-tried[share], share))  # the best dev accuracy kept
     assert tried[student["transfer"]] == pytest.approx(np.mean(list(student["dev_accuracy_per_seed"].values())))
     for role, examples in (

@@ -18,7 +18,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 # The venv's dvc and python, whichever way the benchmark was started; a copy's stages import its own src/.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw/README.md"]
+PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"]
+PROJECT_FILES += ["data/raw/README.md", "data/unlabelled/README.md"]
 
 
 def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None, source: Path | None = None) -> Path:

@@ -22,10 +22,15 @@ VOCAB = TOKENIZED / "vocab.json"
 TOKENIZED_STATS = TOKENIZED / "stats.json"
 TEACHER = DATA / "teacher"
 LOGITS = DATA / "logits"
-HIDDEN = DATA / "hidden" / "train.parquet"
+HIDDEN = DATA / "hidden"  # the teacher's sentence vectors: train.parquet and pool.parquet
 AUGMENTED = DATA / "augmented"
 TRANSFER = AUGMENTED / "transfer.parquet"
 TRANSFER_LOGITS = LOGITS / "transfer.parquet"
+UNLABELLED = PREPARED / "unlabelled.parquet"  # training rows whose labels data.train_labels dropped
+POOL_DIR = DATA / "pool"
+POOL = POOL_DIR / "pool.parquet"
+POOL_STATS = POOL_DIR / "stats.json"
+POOL_LOGITS = LOGITS / "pool.parquet"
 FASTTEXT = DATA / "fasttext"
 FASTTEXT_TUNED = DATA / "fasttext_tuned"
 SKLEARN = DATA / "sklearn"
@@ -43,6 +48,10 @@ def tokenized(split: str) -> Path:
 
 def logits(split: str) -> Path:
     return LOGITS / f"{split}.parquet"
+
+
+def hidden(texts: str) -> Path:
+    return HIDDEN / f"{texts}.parquet"
 
 
 def trained(arch: str, role: str) -> Path:

@@ -23,9 +23,14 @@ FORMATS = (".csv", ".tsv", ".tsv.gz", ".csv.gz", ".parquet", ".jsonl", ".jsonl.g
 
 
 def read_chunks(
-    source: str, columns: list[str], encoding: str = "utf-8", chunk_rows: int = CHUNK_ROWS
+    source: str,
+    columns: list[str],
+    encoding: str = "utf-8",
+    chunk_rows: int = CHUNK_ROWS,
+    column_params: str = "data.text_column / data.label_column",
 ) -> Iterator[pd.DataFrame]:
     """`columns` of the data file as strings, `chunk_rows` rows at a time; text is decoded strictly as `encoding`.
+    Only `columns` are kept (a parquet file's others are never read); a missing one names `column_params`.
 
     Streaming keeps prepare's memory flat however many rows the file has (benchmarks/prepare_memory.py).
     """
@@ -41,7 +46,7 @@ def read_chunks(
             if missing:
                 raise DistilleryError(
                     f"{source}: column(s) {missing} not found (it has {list(chunk.columns)[:20]}); "
-                    "set data.text_column / data.label_column in params.yaml"
+                    f"set {column_params} in params.yaml"
                 )
             yield chunk[columns].astype("string")
     except UnicodeDecodeError as error:
@@ -152,7 +157,7 @@ def clean(chunks: Iterable[pd.DataFrame], text_columns: list[str], label_columns
             label_codes.append(values[usable])
         else:
             label_codes.append(np.array([codes.setdefault(v, len(codes)) for v in labels.iloc[usable]], np.int64))
-        digest = b"".join(hashlib.blake2b(text.encode(), digest_size=16).digest() for text in texts.iloc[usable])
+        digest = b"".join(text_digest(text) for text in texts.iloc[usable])
         digests.append(np.frombuffer(digest, dtype=np.uint64).reshape(-1, 2))
         rows_read += len(chunk)
     if rows_read == 0:
@@ -196,6 +201,11 @@ def clean(chunks: Iterable[pd.DataFrame], text_columns: list[str], label_columns
     for class_id, name in enumerate(names):
         class_of_code[codes[name]] = class_id
     return Cleaned(usable_rows[first], class_of_code[kept_codes], [str(name) for name in names], report)
+
+
+def text_digest(text: str) -> bytes:
+    """How prepare (and the pool) know a cleaned text: a 128-bit BLAKE2 digest."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def texts_at(chunks: Iterable[pd.DataFrame], rows: np.ndarray, text_columns: list[str]) -> dict[int, str]:

@@ -19,6 +19,7 @@ class DataSettings:
     balance: bool
     test_fraction: float
     dev_fraction: float
+    train_labels: int | float | None  # training rows that keep their label: null (all), a count, or a fraction < 1
     seed: int
 
     @property
@@ -50,6 +51,46 @@ class DataSettings:
             balance=balance,
             test_fraction=fraction(params, "data.test_fraction"),
             dev_fraction=fraction(params, "data.dev_fraction"),
+            train_labels=train_labels(params),
+            seed=int(param(params, "seed")),
+        )
+
+
+def train_labels(params: dict) -> int | float | None:
+    """data.train_labels: null, a whole number of rows (at least 1), or a fraction strictly between 0 and 1."""
+    value = param(params, "data.train_labels")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise DistilleryError(
+            f"params.yaml: 'data.train_labels' must be null, a number of rows or a fraction below 1, got {value!r}"
+        )
+    if value >= 1 and value != int(value):
+        raise DistilleryError(f"params.yaml: 'data.train_labels' {value} is not a whole number of rows nor below 1")
+    return int(value) if value >= 1 else float(value)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The data.unlabelled* params: the texts without labels that the teacher labels for the students."""
+
+    source: str  # a file, or a folder of files
+    text_columns: list[str]
+    encoding: str
+    max_texts: int | None
+    seed: int
+
+    @classmethod
+    def from_params(cls, params: dict) -> PoolSettings:
+        columns = param(params, "data.unlabelled_text_column")
+        if columns is None:
+            columns = param(params, "data.text_column")
+        max_texts = param(params, "data.unlabelled_max")
+        return cls(
+            source=str(param(params, "data.unlabelled")),
+            text_columns=[columns] if isinstance(columns, str) else list(columns),
+            encoding=str(param(params, "data.encoding")),
+            max_texts=None if max_texts is None else positive(params, "data.unlabelled_max", int),
             seed=int(param(params, "seed")),
         )
 

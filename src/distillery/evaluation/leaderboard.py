@@ -173,6 +173,8 @@ def family_results(
             "examples_per_s": timing.throughput(family.score_timed, test_size),
             "latency_ms": median_latency_ms(family.score_one, test_size),
             "train_examples": trained["train_examples"],
+            "labelled_examples": trained["labelled_examples"],
+            "teacher_labelled_examples": trained["teacher_labelled_examples"],
             "train_accuracy": trained["train_accuracy"],
             "agreement_with_teacher": float(np.mean([accuracy(p, teacher_pred) for p in predictions.values()])),
         }
@@ -201,8 +203,9 @@ def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]
     for name, family in families.items():
         print(f"compare: scoring and timing {name}")
         results[name] = family_results(family, truth, teacher_pred, task.label_names, timing)
-    bag_choice = read_json(paths.trained("bag", "student") / "metrics.json")  # the transfer share chosen on dev
-    results["bag_student"] |= {key: bag_choice[key] for key in ("transfer", "dev_per_transfer")}
+    for arch in ARCHITECTURES:  # the mix of transfer set and pool each student chose on dev
+        choice = read_json(paths.trained(arch, "student") / "metrics.json")
+        results[model_key(arch, "student")] |= {key: choice[key] for key in ("transfer", "pool", "dev_per_mix")}
     for name, folder in (
         ("fasttext", paths.FASTTEXT),
         ("fasttext_tuned", paths.FASTTEXT_TUNED),

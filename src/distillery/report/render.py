@@ -68,8 +68,7 @@ def setup_section(results: dict, params: dict, label_names: list[str]) -> list[s
         f"recipe `{param(params, 'bag.recipe')}`, lr {param(params, 'lr')}, "
         f"dim {param(params, 'bag.dim')}, at most {param(params, 'bag.epochs')} epochs; the student's "
         f"loss is {param(params, 'bag.loss')} (T={param(params, 'bag.temperature')}, "
-        f"alpha={param(params, 'bag.alpha')}) over {bag['train_examples']:,} examples: train and "
-        f"{bag['transfer']:.0%} of the transfer set. "
+        f"alpha={param(params, 'bag.alpha')}) over {seen(bag)}. "
         + " ".join(encoder_setup(results, params, arch) for arch in ("transformer", "bilstm")),
         "",
     ]
@@ -90,6 +89,11 @@ def leaderboard_table(results: dict) -> str:
         ps = ", ".join(p_value(p) for p in pair["mcnemar_p_per_seed"].values())
         return f"{100 * pair['delta']:+.1f} (p {ps})"
 
+    def texts(row: dict) -> str:
+        labelled = row.get("labelled_examples", results["data"]["train"])  # the teacher and baselines: train
+        teacher_labelled = sum(row.get("teacher_labelled_examples", {}).values())
+        return f"{labelled:,}" + (f" + {teacher_labelled:,}" if teacher_labelled else "")
+
     rows = []
     for name, title in MODEL_TITLES.items():
         row = results[name]
@@ -99,6 +103,7 @@ def leaderboard_table(results: dict) -> str:
                 title,
                 _accuracy(row),
                 "" if dev is None else f"{dev:.4f}",
+                texts(row),
                 against_twin(name),
                 f"{100 * (row['accuracy'] - teacher['accuracy']):+.1f}",
                 f"{row['params']:,}",
@@ -112,6 +117,7 @@ def leaderboard_table(results: dict) -> str:
         "model",
         "test accuracy (mean ± sd over seeds)",
         "dev accuracy",
+        "texts learned from: labelled + teacher-labelled",
         "Δ vs its twin, points (McNemar p per seed)",
     ]
     header += ["Δ vs teacher", "parameters", "size (MB)", "examples/s, batched (vs teacher)"]
@@ -160,8 +166,8 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
         "",
         f"- Bag models, the epoch kept (best dev accuracy) per seed: student "
         f"{_setting(bag['best_epoch_per_seed'])}; twin {_setting(bag_twin['best_epoch_per_seed'])}.",
-        f"- Bag student, the share of the transfer set it trains on: {bag['transfer']} (mean dev "
-        f"accuracy per share tried: {_setting(transfer_trials(bag))}).",
+        f"- Bag student, the shares of the transfer set and the pool it trains on: transfer {bag['transfer']}, "
+        f"pool {bag['pool']} (mean dev accuracy per mix tried: {mix_trials(bag)}).",
         f"- fastText, tuned: {_setting(results['fasttext_tuned']['chosen'])}, best of "
         f"{len(results['fasttext_tuned']['trials'])} settings of `baselines.fasttext_grid`.",
         f"- scikit-learn: {_setting(results['sklearn']['chosen'])}, best of "
@@ -182,9 +188,9 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
     ]
 
 
-def transfer_trials(student: dict) -> dict[str, float]:
-    """The bag student's mean dev accuracy for each share of `student.transfer` it tried."""
-    return {share: figures["accuracy"] for share, figures in student["dev_per_transfer"].items()}
+def mix_trials(student: dict) -> str:
+    """A student's mean dev accuracy for each mix (transfer and pool shares) it tried."""
+    return "; ".join(f"{mix}: {figures['accuracy']:.4f}" for mix, figures in student["dev_per_mix"].items())
 
 
 def multi_label_section(results: dict, label_names: list[str]) -> list[str]:
@@ -255,5 +261,15 @@ def encoder_setup(results: dict, params: dict, arch: str) -> str:
     return (
         f"{arch}: {shape}, {seeds} seed{'s' * (seeds > 1)}{few_seeds}, at most {param(params, f'{arch}.epochs')} "
         f"epochs, loss {param(params, f'{arch}.loss')} (T={param(params, f'{arch}.temperature')}, "
-        f"alpha={param(params, f'{arch}.alpha')}{hidden}) over {student['train_examples']:,} examples."
+        f"alpha={param(params, f'{arch}.alpha')}{hidden}) over {seen(student)}."
+    )
+
+
+def seen(student: dict) -> str:
+    """The texts a student learned from: its labelled rows, and the teacher-labelled share of each set."""
+    extra = student["teacher_labelled_examples"]
+    return (
+        f"{student['labelled_examples']:,} labelled texts, {extra['transfer']:,} of the transfer set "
+        f"({student['transfer']:.0%}) and {extra['pool']:,} of the unlabelled pool ({student['pool']:.0%}), "
+        "labelled by the teacher"
     )

@@ -47,11 +47,9 @@ class Budget:
     lr: float
     weight_decay: float
     warmup_ratio: float
-    transfer: float  # the part of the transfer set a distilled student trains on (0: none)
 
     @classmethod
-    def from_params(cls, params: dict, section: str, role: str) -> Budget:
-        """A twin never reads `transfer`: it trains on the labelled rows alone."""
+    def from_params(cls, params: dict, section: str) -> Budget:
         return cls(
             n_seeds=positive(params, f"{section}.n_seeds", int),
             epochs=positive(params, f"{section}.epochs", int),
@@ -60,7 +58,6 @@ class Budget:
             lr=positive(params, f"{section}.lr"),
             weight_decay=fraction(params, f"{section}.weight_decay", low_open=False),
             warmup_ratio=fraction(params, f"{section}.warmup_ratio", low_open=False),
-            transfer=fraction(params, f"{section}.transfer", low_open=False) if role == "student" else 0.0,
         )
 
 

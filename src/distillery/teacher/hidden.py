@@ -16,7 +16,7 @@ def mean_hidden_states(model: torch.nn.Module, token_ids: list[list[int]], pad_i
     in input order, at fp32 on the CPU (a few seconds a thousand texts)."""
     model.float().eval()
     result = np.zeros((len(token_ids), model.config.hidden_size), dtype=np.float32)
-    for rows in tqdm(length_sorted_batches(token_ids, batch_size), desc="teacher_hidden train"):
+    for rows in tqdm(length_sorted_batches(token_ids, batch_size), desc="teacher_hidden"):
         batch = pad_batch([token_ids[i] for i in rows], pad_id)
         output = model(**batch, output_hidden_states=True)
         result[rows] = masked_mean(output.hidden_states[-1], batch["attention_mask"]).numpy()

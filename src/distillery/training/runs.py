@@ -11,7 +11,6 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from distillery.core import paths
 from distillery.core.errors import DistilleryError
 from distillery.core.files import read_parquet, write_json
 from distillery.training.loop import HISTORY_COLUMNS
@@ -71,15 +70,10 @@ def teacher_logits_for(table: pa.Table, logits_path: Path) -> np.ndarray:
     return np.stack([logits[name].to_numpy() for name in columns], axis=1)
 
 
-def transfer_sample(share: float, seed: int) -> tuple[pa.ChunkedArray, np.ndarray]:
-    """A fixed random `share` of the transfer set, in row order: its token ids and the teacher's logits."""
-    transfer = read_parquet(paths.TRANSFER)
-    rows = np.sort(np.random.default_rng(seed).permutation(transfer.num_rows)[: round(transfer.num_rows * share)])
-    return transfer["input_ids"].take(rows), teacher_logits_for(transfer, paths.TRANSFER_LOGITS)[rows]
-
-
-def seeds_summary(runs: dict[int, SeedRun], train_examples: int) -> dict:
-    """metrics.json of a training stage: per seed, the epochs trained and kept, and the kept epoch's dev figures."""
+def seeds_summary(runs: dict[int, SeedRun], labelled: int, teacher_labelled: dict[str, int] | None = None) -> dict:
+    """metrics.json of a training stage: per seed, the epochs trained and kept, and the kept epoch's dev figures;
+    the labelled texts it trained on, and the teacher-labelled ones from each set ({"transfer": n, "pool": n})."""
+    teacher_labelled = teacher_labelled or {"transfer": 0, "pool": 0}
     kept = {seed: run.history[run.best_epoch - 1] for seed, run in runs.items()}
     return {
         "best_epoch_per_seed": {str(seed): run.best_epoch for seed, run in runs.items()},
@@ -88,7 +82,9 @@ def seeds_summary(runs: dict[int, SeedRun], train_examples: int) -> dict:
         "dev_accuracy_per_seed": {str(seed): round(row["dev_acc"], 6) for seed, row in kept.items()},
         "dev_loss_per_seed": {str(seed): round(row["dev_loss"], 6) for seed, row in kept.items()},
         "params": sum(p.numel() for p in next(iter(runs.values())).model.parameters()),
-        "train_examples": train_examples,
+        "train_examples": labelled + sum(teacher_labelled.values()),
+        "labelled_examples": labelled,
+        "teacher_labelled_examples": teacher_labelled,
     }
 
 

