@@ -47,8 +47,11 @@ ONE_ENCODER_SEED = {"transformer": {"n_seeds": 1}, "bilstm": {"n_seeds": 1}}  # 
 @pytest.fixture(scope="session")
 def toxic(tmp_path_factory: pytest.TempPathFactory, tiny_teacher: Path) -> tuple[Path, str]:
     project = make_project(tmp_path_factory.mktemp("toxic") / "project", tiny_teacher, tiny_comments())
-    update_params(project, JIGSAW_PARAMS | ONE_ENCODER_SEED)
-    run(["git", "commit", "-qam", "multi-label"], project)
+    tiny_comments(80, seed=5).to_csv(project / "data/raw/unlabelled.csv", index=False)  # its labels are not read
+    pool = {"data": JIGSAW_PARAMS["data"] | {"unlabelled": "data/raw/unlabelled.csv"}}
+    update_params(project, pool | ONE_ENCODER_SEED)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "multi-label"], project)
     return project, run(["dvc", "repro"], project).stdout
 
 
@@ -73,6 +76,13 @@ def test_multi_label_data_runs_end_to_end(toxic: tuple[Path, str]) -> None:
     assert logits.column_names == ["id", *(f"logit_{c}" for c in range(6)), "teacher_pred"]
     scores = np.stack([logits[f"logit_{c}"].to_numpy() for c in range(6)], axis=1)
     assert np.array(logits["teacher_pred"].to_pylist()).tolist() == (scores > 0).astype(int).tolist()
+
+    pool, pool_logits = (pq.read_table(project / f"data/{name}/pool.parquet") for name in ("pool", "logits"))
+    assert pool.num_rows > 60 and pool_logits["id"] == pool["id"]
+    assert {len(labels) for labels in pool_logits["teacher_pred"].to_pylist()} == {6}
+    for arch in ("bag", "transformer", "bilstm"):
+        student = json.loads((project / f"data/{arch}/student/metrics.json").read_text())
+        assert student["teacher_labelled_examples"]["pool"] == pool.num_rows  # pool: 1.0, the default
 
     metrics = json.loads((project / "data/compare/metrics.json").read_text())
     models = ["teacher", "bag_student", "bag_twin", "transformer_student", "transformer_twin"]
