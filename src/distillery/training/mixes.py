@@ -38,12 +38,9 @@ def mixes(params: dict, section: str, role: str) -> list[Mix]:
     list each); a share of a set that is empty is 0, so a mix the data cannot tell apart is tried once."""
     if role == "twin":
         return [NO_MIX]
+    shares = [(t, p) for t in fractions(params, f"{section}.transfer") for p in fractions(params, f"{section}.pool")]
     has_transfer, has_pool = (pq.read_metadata(path).num_rows > 0 for path in (paths.TRANSFER, paths.POOL))
-    tried = [
-        Mix(transfer if has_transfer else 0.0, pool if has_pool else 0.0)
-        for transfer in fractions(params, f"{section}.transfer")
-        for pool in fractions(params, f"{section}.pool")
-    ]
+    tried = [Mix(t if has_transfer else 0.0, p if has_pool else 0.0) for t, p in shares]
     return list(dict.fromkeys(tried))
 
 
