@@ -34,9 +34,9 @@ from distillery.training.runs import SeedRun, seeds_summary, teacher_logits_for,
 
 def teacher_hidden_for(table: pa.Table, extra: TeacherLabelled) -> np.ndarray:
     """The teacher's pooled hidden states (data/hidden) for `table`'s rows, then for the mix's teacher-labelled
-    rows: NaN for the transfer set's (never cached), the cached ones for the pool's (NaN where not cached)."""
+    rows: NaN for the transfer set's (never cached), the cached ones for the pool's."""
     train = cached_hidden(paths.hidden("train"), table["id"])
-    pool = cached_hidden(paths.hidden("pool"))
+    pool = cached_hidden(paths.hidden("pool"), read_parquet(paths.POOL)["id"])
     transfer_rows, pool_rows = len(extra.rows["transfer"]), extra.rows["pool"]
     missing = np.full((transfer_rows + len(pool_rows), train.shape[1]), np.nan, dtype=np.float32)
     if len(pool):
@@ -67,13 +67,13 @@ def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun
         split: token_examples(tables[split]["input_ids"].to_pylist(), label_array(tables[split]["label"]), pad_id)
         for split in ("dev", "test")
     }
-    labels = label_array(tables["train"]["label"])
+    train_ids, labels = tables["train"]["input_ids"].to_pylist(), label_array(tables["train"]["label"])
     targets = teacher_logits_for(tables["train"], paths.logits("train")) if role == "student" else None
     seeds = [int(param(params, "seed")) + i for i in range(budget.n_seeds)]
 
     def train_mix(mix: Mix) -> tuple[dict, dict[int, SeedRun]]:
         extra = teacher_labelled(mix, int(param(params, "seed")), task.num_labels)
-        token_ids = tables["train"]["input_ids"].to_pylist() + extra.ids.to_pylist()
+        token_ids = train_ids + extra.ids.to_pylist()
         mix_labels = np.concatenate([labels, unlabelled(len(extra.logits), labels)])
         mix_targets = None if targets is None else np.concatenate([targets, extra.logits])
         train = token_examples(token_ids, mix_labels, pad_id, mix_targets)

@@ -70,10 +70,9 @@ def teacher_logits_for(table: pa.Table, logits_path: Path) -> np.ndarray:
     return np.stack([logits[name].to_numpy() for name in columns], axis=1)
 
 
-def seeds_summary(runs: dict[int, SeedRun], labelled: int, teacher_labelled: dict[str, int] | None = None) -> dict:
+def seeds_summary(runs: dict[int, SeedRun], labelled: int, teacher_labelled: dict[str, int]) -> dict:
     """metrics.json of a training stage: per seed, the epochs trained and kept, and the kept epoch's dev figures;
     the labelled texts it trained on, and the teacher-labelled ones from each set ({"transfer": n, "pool": n})."""
-    teacher_labelled = teacher_labelled or {"transfer": 0, "pool": 0}
     kept = {seed: run.history[run.best_epoch - 1] for seed, run in runs.items()}
     return {
         "best_epoch_per_seed": {str(seed): run.best_epoch for seed, run in runs.items()},
