@@ -94,7 +94,7 @@ def few_labels(tmp_path_factory: pytest.TempPathFactory, reproduced: tuple[Path,
         project,
         {
             "data": {"train_labels": LABELLED, "unlabelled": POOL_FILE},
-            "teacher": {"label_chunk": 16},
+            "teacher": {"label_chunk": 16, "min_steps": 30},  # 40 labels, batch 16: 3 steps an epoch
             "bag": {"pool": [0.0, 1.0]},
         },
     )
@@ -118,6 +118,8 @@ def test_few_labels_keep_n_stratified_labels_and_the_rest_join_the_pool(few_labe
     assert len(train) == LABELLED and train["label"].value_counts().tolist() == [LABELLED // 2] * 2
     assert list(moved.columns) == ["id", "text"] and len(moved) == 172 - LABELLED
     assert len(table(project, "data/tokenized/train.parquet")) == LABELLED  # the teacher sees only these
+    training = json.loads((project / "data/teacher/training.json").read_text())
+    assert training["epochs_trained"] == 10  # teacher.min_steps 30 raised its 4 epochs; patience counted after them
     pool = table(project, "data/pool/pool.parquet")
     assert list(pool.columns) == ["id", "text", "input_ids", "full_ids"]
     assert pool["text"].iloc[: len(moved)].tolist() == moved["text"].tolist()

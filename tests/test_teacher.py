@@ -128,3 +128,22 @@ def test_fine_tune_false_rejects_a_bare_encoder(prepared: Path) -> None:
     assert result.returncode == 2
     assert "not a fine-tuned classifier" in result.stderr and "teacher.fine_tune: true" in result.stderr
     assert not (prepared / "data/teacher").exists()
+
+
+def test_min_steps_raises_the_epochs_of_a_small_training_set() -> None:
+    from distillery.teacher.fine_tune import FineTuning
+
+    settings = FineTuning(
+        epochs=2,
+        patience=1,
+        min_steps=300,
+        batch_size=32,
+        lr=5e-5,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        device="cpu",
+        checkpoint_steps=60,
+    )
+    assert settings.epochs_for(8600) == 2  # 269 steps an epoch: the default data trains its 2 epochs
+    assert settings.epochs_for(500) == 19 and settings.epochs_for(250) == 38
+    assert settings.epochs_for(500, processes=2) == 38  # each step takes a batch on every process

@@ -7,6 +7,7 @@ many under `accelerate launch` / `torchrun`.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class FineTuning:
 
     epochs: int
     patience: int
+    min_steps: int  # optimizer steps trained at least, whatever `epochs` says; early stopping waits for them
     batch_size: int
     lr: float
     warmup_ratio: float
@@ -42,6 +44,7 @@ class FineTuning:
         return cls(
             epochs=positive(params, "teacher.epochs", int),
             patience=positive(params, "teacher.patience", int),
+            min_steps=positive(params, "teacher.min_steps", int) if param(params, "teacher.min_steps") else 0,
             batch_size=positive(params, "teacher.batch_size", int),
             lr=positive(params, "teacher.lr"),
             warmup_ratio=fraction(params, "teacher.warmup_ratio", low_open=False),
@@ -49,6 +52,12 @@ class FineTuning:
             device=device,
             checkpoint_steps=positive(params, "teacher.checkpoint_steps", int),
         )
+
+    def epochs_for(self, examples: int, processes: int = 1) -> int:
+        """`epochs`, or more where that many epochs of `examples` are under `min_steps` optimizer steps: with
+        few labels an epoch is a few steps, and two of them leave the classifier head at the majority class."""
+        steps_per_epoch = math.ceil(examples / (self.batch_size * processes))
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
 
 def fine_tune(
@@ -65,11 +74,13 @@ def fine_tune(
     Dev accuracy is measured after every epoch (for multi-label labels [N, L], the model's
     problem_type, it is the exact-match rate, and dev loss, the mean BCE, chooses instead: with
     rare labels, exact match barely moves). Training stops once the choosing figure has not improved
-    for `patience` epochs, and the model of the best epoch is the one returned, with a summary of the run.
+    for `patience` epochs (counted once `min_steps` steps are done), and the model of the best epoch is
+    the one returned, with a summary of the run.
     A checkpoint is written to `checkpoints` every `checkpoint_steps` steps and at each epoch's end;
     when one is there already, training resumes from it (weights, optimizer, schedule, RNG, early
     stopping's count), so a killed run picks up where it was.
     """
+    from accelerate import PartialState
     from transformers import (
         DataCollatorWithPadding,
         EarlyStoppingCallback,
@@ -83,7 +94,22 @@ def fine_tune(
             if state.global_step % settings.checkpoint_steps == 0:
                 control.should_save = True
 
+    class EarlyStoppingAfterMinSteps(EarlyStoppingCallback):
+        """Early stopping whose patience starts once `min_steps` are trained: a few-label teacher sits at the
+        majority class for its first epochs, and those must not count as epochs without improvement."""
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any, **kwargs: Any) -> None:
+            super().on_evaluate(args, state, control, metrics, **kwargs)
+            if state.global_step < settings.min_steps:
+                self.early_stopping_patience_counter = 0
+
     multi_label = is_multi_label(train[1])
+    epochs = settings.epochs_for(len(train[0]), PartialState().num_processes)
+    if epochs > settings.epochs:
+        print(
+            f"train_teacher: {len(train[0])} examples make {epochs} epochs the fewest with teacher.min_steps "
+            f"{settings.min_steps} optimizer steps (teacher.epochs is {settings.epochs})"
+        )
 
     def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
         # BCE (multi-label) takes float targets, cross-entropy a class id.
@@ -96,7 +122,7 @@ def fine_tune(
 
     args = TrainingArguments(
         output_dir=str(checkpoints),
-        num_train_epochs=settings.epochs,
+        num_train_epochs=epochs,
         per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size * 4,
         learning_rate=settings.lr,
@@ -127,7 +153,7 @@ def fine_tune(
         eval_dataset=examples(*dev),
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=scored,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.patience), SaveEveryNSteps()],
+        callbacks=[EarlyStoppingAfterMinSteps(early_stopping_patience=settings.patience), SaveEveryNSteps()],
     )
     resume = last_complete_checkpoint(Path(checkpoints))
     if resume is not None:
