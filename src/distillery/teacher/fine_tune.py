@@ -102,6 +102,7 @@ def fine_tune(
             super().on_evaluate(args, state, control, metrics, **kwargs)
             if state.global_step < settings.min_steps:
                 self.early_stopping_patience_counter = 0
+                control.should_training_stop = False
 
     multi_label = is_multi_label(train[1])
     epochs = settings.epochs_for(len(train[0]), PartialState().num_processes)
