@@ -147,3 +147,16 @@ def test_min_steps_raises_the_epochs_of_a_small_training_set() -> None:
     assert settings.epochs_for(8600) == 2  # 269 steps an epoch: the default data trains its 2 epochs
     assert settings.epochs_for(500) == 19 and settings.epochs_for(250) == 38
     assert settings.epochs_for(500, processes=2) == 38  # each step takes a batch on every process
+
+
+def test_min_steps_hold_off_early_stopping_in_the_shared_loop() -> None:
+    import torch
+
+    from distillery.training.loop import fit
+    from distillery.training.steps import epochs_for_steps
+
+    assert epochs_for_steps(1, 150, 16) == 10 and epochs_for_steps(1, 150, 270) == 1 and epochs_for_steps(3, 0, 5) == 3
+    model = torch.nn.Linear(1, 1)
+    flat = lambda model, split: (1.0, 0.5)  # noqa: E731 - dev never improves after the first epoch
+    history, kept = fit(model, lambda epoch: (0.0, 0), flat, 1, 1, 10, 1, "flat", min_epochs=6)
+    assert len(history) == 6 and kept == 1  # patience 1 would have stopped at epoch 2

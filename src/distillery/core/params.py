@@ -24,6 +24,7 @@ _reads: set[str] = set()
 
 # The keys every architecture that reads word order has in its section (encoders.Budget and losses.Loss).
 ENCODER_KEYS = {"n_seeds", "epochs", "patience", "batch_size", "lr", "weight_decay", "warmup_ratio", "transfer", "pool"}
+ENCODER_KEYS |= {"min_steps"}
 ENCODER_KEYS |= {"loss", "temperature", "alpha", "model"}  # model: the architecture's own keys
 
 # Every key params.yaml may hold: top-level keys, and the keys of each section. The keys below

@@ -24,6 +24,7 @@ from distillery.core.task import Task, is_multi_label, labelled
 from distillery.training.batching import pad_batch
 from distillery.training.loop import Examples, fit, scores, shuffled_batches, torch_epoch
 from distillery.training.losses import TWIN_LOSS, Loss
+from distillery.training.steps import epochs_for_steps
 
 ARCHITECTURES = {"bilstm": "distillery.students.bilstm", "transformer": "distillery.students.transformer"}
 
@@ -43,6 +44,7 @@ class Budget:
     n_seeds: int
     epochs: int
     patience: int | None
+    min_steps: int  # optimizer steps at least (epochs raised to reach them); patience counts only after them
     batch_size: int
     lr: float
     weight_decay: float
@@ -54,6 +56,7 @@ class Budget:
             n_seeds=positive(params, f"{section}.n_seeds", int),
             epochs=positive(params, f"{section}.epochs", int),
             patience=optional_positive(params, f"{section}.patience"),
+            min_steps=optional_positive(params, f"{section}.min_steps") or 0,
             batch_size=positive(params, f"{section}.batch_size", int),
             lr=positive(params, f"{section}.lr"),
             weight_decay=fraction(params, f"{section}.weight_decay", low_open=False),
@@ -108,7 +111,8 @@ def train_seed(
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=budget.lr, weight_decay=budget.weight_decay)
     steps_per_epoch = math.ceil(train.size / budget.batch_size)
-    total = steps_per_epoch * budget.epochs
+    epochs = epochs_for_steps(budget.epochs, budget.min_steps, steps_per_epoch)
+    total = steps_per_epoch * epochs
     warmup = int(budget.warmup_ratio * total)
 
     def lr_at(step: int) -> float:
@@ -127,10 +131,11 @@ def train_seed(
         lambda model, split: scores(model, splits[split]),
         train.size,
         int(labelled(train.labels).sum()),
-        budget.epochs,
+        epochs,
         budget.patience,
         desc,
         multi_label=is_multi_label(train.labels),
+        min_epochs=epochs_for_steps(0, budget.min_steps, steps_per_epoch),
     )
 
 

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from distillery.core.errors import DistilleryError
-from distillery.core.params import fraction, param, positive
+from distillery.core.params import fraction, optional_positive, param, positive
 from distillery.core.task import accuracy, decisions, is_multi_label
+from distillery.training.steps import epochs_for_steps
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -44,7 +45,7 @@ class FineTuning:
         return cls(
             epochs=positive(params, "teacher.epochs", int),
             patience=positive(params, "teacher.patience", int),
-            min_steps=positive(params, "teacher.min_steps", int) if param(params, "teacher.min_steps") else 0,
+            min_steps=optional_positive(params, "teacher.min_steps") or 0,
             batch_size=positive(params, "teacher.batch_size", int),
             lr=positive(params, "teacher.lr"),
             warmup_ratio=fraction(params, "teacher.warmup_ratio", low_open=False),
@@ -56,8 +57,7 @@ class FineTuning:
     def epochs_for(self, examples: int, processes: int = 1) -> int:
         """`epochs`, or more where that many epochs of `examples` are under `min_steps` optimizer steps: with
         few labels an epoch is a few steps, and two of them leave the classifier head at the majority class."""
-        steps_per_epoch = math.ceil(examples / (self.batch_size * processes))
-        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+        return epochs_for_steps(self.epochs, self.min_steps, math.ceil(examples / (self.batch_size * processes)))
 
 
 def fine_tune(

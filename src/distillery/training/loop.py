@@ -142,9 +142,11 @@ def fit(
     patience: int | None,
     desc: str,
     multi_label: bool = False,
+    min_epochs: int = 0,
 ) -> tuple[list[dict[str, float]], int]:
     """At most `epochs` epochs of train_epoch(epoch) -> (loss sum, correct labelled rows), stopping once
-    the epoch chosen on dev (selection.choose_on_dev) has not changed for `patience` epochs (None: never);
+    the epoch chosen on dev (selection.choose_on_dev) has not changed for `patience` epochs (None: never;
+    never before `min_epochs` either);
     the model ends with the weights of that epoch. evaluate(model, split) -> (loss, accuracy) for dev and test.
 
     Returns the per-epoch history (test columns are recorded, never looked at) and the kept epoch.
@@ -167,7 +169,7 @@ def fit(
         dev_scores = [DevScore(row["dev_acc"], row["dev_loss"]) for row in history]
         if choose_on_dev(dev_scores, multi_label) == len(history) - 1:
             best, best_epoch = {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch
-        elif patience is not None and epoch - best_epoch >= patience:
+        elif patience is not None and epoch >= min_epochs and epoch - best_epoch >= patience:
             break
     model.load_state_dict(best)
     return history, best_epoch
