@@ -109,7 +109,9 @@ def test_the_torch_loop_distils_a_bilstm_and_keeps_the_best_dev_epoch() -> None:
     dev = token_examples(dev_ids, dev_labels, 0)
     torch.manual_seed(0)
     model = bilstm.BiLSTMClassifier(20, 8, None, 8, 8, 2)
-    budget = Budget(n_seeds=1, epochs=6, patience=2, batch_size=16, lr=0.02, weight_decay=0, warmup_ratio=0, transfer=0)
+    budget = Budget(
+        n_seeds=1, epochs=6, patience=2, min_steps=0, batch_size=16, lr=0.02, weight_decay=0, warmup_ratio=0
+    )
     history, best = train_seed(model, train, {"dev": dev, "test": dev}, Loss("kl", 2.0), budget, 0, "toy")
     assert history[best - 1]["dev_acc"] == max(row["dev_acc"] for row in history) > 0.9
     assert all(row["train_acc"] == 0 for row in history)  # no labelled rows: nothing to count

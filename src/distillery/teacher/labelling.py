@@ -81,7 +81,8 @@ def label_in_chunks(params: dict, examples: pa.Table, pad_id: int, task: Task, w
             os.replace(scratch, file)  # a chunk is there whole or not at all
         processes.wait_for_everyone()
     empty = logits_table(examples["id"].slice(0, 0), np.zeros((0, task.num_labels), np.float32), task.multi_label)
-    table = pa.concat_tables([empty, *(read_parquet(file) for file in files)]).combine_chunks()
+    # (not concatenated with `empty`: a multi-label column is a fixed-size list there, a plain list once read back)
+    table = pa.concat_tables([read_parquet(file) for file in files] or [empty]).combine_chunks()
     processes.wait_for_everyone()  # every process has read the chunks before the main one deletes them
     print(f"{stage}: {table.num_rows} unlabelled texts labelled by the teacher")
     return table
