@@ -95,14 +95,16 @@ def test_the_twins_and_baselines_never_see_the_teacher() -> None:
 
 
 def test_an_inference_precision_rescores_without_retraining_the_teacher(reproduced_copy: Path) -> None:
-    """The precision is read by the two labelling stages and compare, not by train_teacher: from the
-    default (int8 on this CPU) to fp32, the two re-score (then every student trained on their logits
-    follows, as DVC decides), deterministically."""
+    """The precision is read by the three labelling stages and compare, not by train_teacher: from the
+    default (int8 on this CPU) to fp32, the labelling stages re-score (then every student trained on their
+    logits follows, as DVC decides), deterministically. (This project's pool is empty: nothing to re-score.)"""
     project = reproduced_copy
-    assert would_run(project, "teacher.infer_precision=fp32") == ["compare", "teacher_logits", "transfer_logits"]
+    expected = ["compare", "pool_logits", "teacher_logits", "transfer_logits"]
+    assert would_run(project, "teacher.infer_precision=fp32") == expected
 
     def logits_md5() -> dict[str, str]:
-        return {path: md5 for path, md5 in lock_outs(project).items() if path.startswith("data/logits")}
+        outs = lock_outs(project).items()
+        return {path: md5 for path, md5 in outs if path.startswith("data/logits") and path != "data/logits/pool.parquet"}
 
     default = logits_md5()
     update_params(project, {"teacher": {"infer_precision": "fp32"}})
