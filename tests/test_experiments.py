@@ -103,8 +103,8 @@ def test_an_inference_precision_rescores_without_retraining_the_teacher(reproduc
     assert would_run(project, "teacher.infer_precision=fp32") == expected
 
     def logits_md5() -> dict[str, str]:
-        outs = lock_outs(project).items()
-        return {path: md5 for path, md5 in outs if path.startswith("data/logits") and path != "data/logits/pool.parquet"}
+        scored = [path for path in lock_outs(project) if path.startswith("data/logits") and "pool" not in path]
+        return {path: lock_outs(project)[path] for path in scored}
 
     default = logits_md5()
     update_params(project, {"teacher": {"infer_precision": "fp32"}})
