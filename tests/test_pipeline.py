@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from conftest import STAGES, make_project, ran_stages, run, tiny_reviews, update_params
+from distillery.report.titles import ARCH_TITLES
 
 
 @pytest.fixture
@@ -233,9 +234,18 @@ def test_compare_writes_the_contracted_metrics_report_and_plot(built: tuple[Path
     for student in ("transformer_student", "bilstm_student"):
         assert set(metrics[f"{student}_vs_twin"]["mcnemar_p_per_seed"]) == {"7", "8"}
     assert "| transformer student (distilled)" in report and "## Each student against its twin" in report
+    for arch in ("bag", "bilstm", "transformer"):  # the folders users serve, scored through predict.py's path
+        shipped, folder = metrics[f"{arch}_export"], project / "data/export" / arch
+        config = json.loads((folder / "config.json").read_text())["distillery"]
+        assert shipped["model_file"] == config["model"] and shipped["seed"] == config["seed"]
+        assert shipped["disk_mb"] == pytest.approx((folder / config["model"]).stat().st_size / 1e6, rel=1e-5)
+        assert shipped["latency_ms"] > 0 and 0 <= shipped["accuracy"] <= 1
+        assert shipped["params"] == metrics[f"{arch}_student"]["params"]
+        assert f"| {ARCH_TITLES[arch]} export" in report
+    assert "## Which export to serve" in report
     board = (project / "data/compare/leaderboard.csv").read_text().splitlines()
-    # the teacher, 3 students, 3 twins and the 3 baselines
-    assert board[0] == "model,latency_ms,accuracy,params" and len(board) == 1 + 10
+    # the teacher, 3 students, 3 twins, 3 exports and the 3 baselines
+    assert board[0] == "model,latency_ms,accuracy,params" and len(board) == 1 + 13
     assert (project / "data/compare/pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Chosen on dev" in report and "## Verdict" in report and "bootstrap 95% interval" in report
     assert (project / "data/compare/learning_curves.png").read_bytes()[:4] == b"\x89PNG"

@@ -12,7 +12,8 @@ from distillery.evaluation.leaderboard import rounded
 from distillery.evaluation.statistics import mcnemar_p, paired_bootstrap_ci
 from distillery.evaluation.timing import examples_per_second
 from distillery.report.plots import plot_learning_curves
-from distillery.report.render import markdown_table, p_value
+from distillery.report.render import markdown_table, p_value, serving_section
+from distillery.report.serving import budget_ceiling, serving_choices
 
 
 def test_mcnemar_exact_for_few_discordant_pairs() -> None:
@@ -83,3 +84,32 @@ def test_bootstrap_pools_seeds_per_example() -> None:
 def test_small_p_values_keep_their_digits() -> None:
     assert p_value(4e-7) == "4.00e-07" and p_value(0.0312) == "0.031"
     assert rounded({"p": [4.123456789e-7, 0.5]}) == {"p": [4.12346e-7, 0.5]}
+
+
+def test_latency_budgets_round_up_to_the_1_2_5_series() -> None:
+    assert [budget_ceiling(ms) for ms in (0.37, 1.0, 1.01, 3.3, 7.0, 20.0, 20.5)] == pytest.approx(
+        [0.5, 1, 2, 5, 10, 20, 50]
+    )
+
+
+def export_row(latency_ms: float, dev: float, test: float) -> dict:
+    return {"latency_ms": latency_ms, "dev_accuracy": dev, "accuracy": test, "dev_metric": "accuracy"} | {
+        "model_file": "model.int8.onnx",
+        "disk_mb": 1.0,
+    }
+
+
+def test_the_export_to_serve_is_the_best_on_dev_within_each_budget_never_the_best_on_test() -> None:
+    exports = {
+        "bag_export": export_row(0.3, dev=0.78, test=0.70),
+        "bilstm_export": export_row(1.4, dev=0.77, test=0.99),  # best on test, never chosen: worse on dev than the bag
+        "transformer_export": export_row(3.3, dev=0.81, test=0.80),
+    }
+    assert serving_choices(exports) == [(0.5, "bag_export"), (5, "transformer_export")]
+    section = "\n".join(serving_section(exports))
+    assert "| 0.5 | `data/export/bag` (model.int8.onnx) | 0.7800 | 0.7000 |" in section
+    assert "| 5 | `data/export/transformer`" in section and "bilstm" not in section
+
+
+def test_no_export_no_serving_section() -> None:
+    assert serving_section({"teacher": {}}) == []

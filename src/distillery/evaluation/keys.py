@@ -1,5 +1,6 @@
 """metrics.json's keys, a contract (users' scripts and dashboards read them): each architecture's
-distilled student is `<arch>_student`, its twin `<arch>_twin`, the two compared `<arch>_student_vs_twin`."""
+distilled student is `<arch>_student`, its twin `<arch>_twin`, the two compared `<arch>_student_vs_twin`,
+and the folder the export stage shipped from the student (predict.py's path) `<arch>_export`."""
 
 from __future__ import annotations
 

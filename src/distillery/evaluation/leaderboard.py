@@ -20,6 +20,7 @@ from distillery.core.paths import ARCHITECTURES, ROLES
 from distillery.core.task import Task, accuracy, decisions, is_multi_label, label_array
 from distillery.evaluation.keys import model_key, pair_key
 from distillery.evaluation.label_metrics import mean_metrics, multi_label_metrics, sigmoid
+from distillery.evaluation.shipped import export_results
 from distillery.evaluation.statistics import accuracy_summary, versus_twin
 from distillery.evaluation.timing import examples_per_second, median_latency_ms
 from distillery.students.bag import bag_models
@@ -206,6 +207,8 @@ def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]
     for arch in ARCHITECTURES:  # the mix of transfer set and pool each student chose on dev
         choice = read_json(paths.trained(arch, "student") / "metrics.json")
         results[model_key(arch, "student")] |= {key: choice[key] for key in ("transfer", "pool", "dev_per_mix")}
+    for arch, row in export_results(timing, task.label_names).items():  # what users serve: predict.py's path
+        results[model_key(arch, "export")] = row | {"params": results[model_key(arch, "student")]["params"]}
     for name, folder in (
         ("fasttext", paths.FASTTEXT),
         ("fasttext_tuned", paths.FASTTEXT_TUNED),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from distillery.core.params import param
 from distillery.evaluation.keys import model_key, pair_key
+from distillery.report.serving import serving_choices
 from distillery.report.titles import MODEL_TITLES, REPORT_ORDER
 from distillery.report.verdict import verdict, warnings
 
@@ -36,6 +37,7 @@ def render_report(results: dict, params: dict, label_names: list[str]) -> str:
         [f"> **Warning.** {warning}\n" for warning in warnings(results, params)],
         setup_section(results, params, label_names),
         [leaderboard_table(results), ""],
+        serving_section(results),
         multi_label_section(results, label_names),
         twins_section(results),
         chosen_on_dev_section(results, params),
@@ -96,6 +98,8 @@ def leaderboard_table(results: dict) -> str:
 
     rows = []
     for name, title in MODEL_TITLES.items():
+        if name not in results:  # an export that did not run
+            continue
         row = results[name]
         dev, latency, disk = row.get("dev_accuracy"), row.get("latency_ms"), row.get("disk_mb")
         rows.append(
@@ -123,6 +127,37 @@ def leaderboard_table(results: dict) -> str:
     header += ["Δ vs teacher", "parameters", "size (MB)", "examples/s, batched (vs teacher)"]
     header += ["latency, ms, one text on one thread (speed-up)", "settings"]
     return markdown_table(header, rows)
+
+
+def serving_section(results: dict) -> list[str]:
+    """Which export folder to serve under a few single-text latency budgets on this machine, chosen on dev."""
+    keys = [model_key(arch, "export") for arch in REPORT_ORDER]
+    exports = {key: results[key] for key in keys if key in results}
+    if not exports:
+        return []
+    metric = next(iter(exports.values()))["dev_metric"].replace("_", "-")
+    rows = [
+        [
+            f"{budget:g}",
+            f"`data/export/{key.removesuffix('_export')}` ({exports[key]['model_file']})",
+            f"{exports[key]['dev_accuracy']:.4f}",
+            f"{exports[key]['accuracy']:.4f}",
+            f"{exports[key]['latency_ms']:.2f}",
+            f"{exports[key]['disk_mb']:.1f}",
+        ]
+        for budget, key in serving_choices(exports)
+    ]
+    header = ["latency budget, ms", "serve", f"dev {metric} (chooses)", "test accuracy", "latency, ms", "MB"]
+    return [
+        "## Which export to serve",
+        "",
+        "The export folders are what leaves the repository (`python predict.py MODEL_DIR`); their rows above are "
+        "measured through predict.py's own path, tokenizing included. For each single-text latency budget on this "
+        "machine (one thread), the folder with the best dev score within it; test is shown, never used.",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
 
 
 def twins_section(results: dict) -> list[str]:
@@ -198,7 +233,7 @@ def multi_label_section(results: dict, label_names: list[str]) -> list[str]:
     students' macro-F1 against their twins'. Nothing for single-label data."""
     if "multi_label" not in results["teacher"]:
         return []
-    models = [name for name in MODEL_TITLES if "multi_label" in results[name]]
+    models = [name for name in MODEL_TITLES if "multi_label" in results.get(name, {})]
     figures = markdown_table(
         ["model", "BCE (mean over labels)", "micro-F1", "macro-F1", "macro ROC-AUC", "exact match"],
         [

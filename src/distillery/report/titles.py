@@ -19,6 +19,7 @@ MODEL_TITLES = (
         for arch in REPORT_ORDER
         for role, title in (("student", "student (distilled)"), ("twin", "twin (hard labels only)"))
     }
+    | {model_key(arch, "export"): f"{ARCH_TITLES[arch]} export (predict.py, as shipped)" for arch in REPORT_ORDER}
     | {
         "fasttext": "fastText C++, the bag's budget",
         "fasttext_tuned": "fastText C++, tuned on dev",
