@@ -1,9 +1,10 @@
 """Stage export@ARCH: the distilled ARCH student as a folder anyone can serve, with no code from this repo.
 
-Writes data/export/ARCH/: the ONNX model of the seed with the best dev score (int8 where the dev gate
-lets it ship, else float32), the teacher's tokenizer files,
-labels.json, config.json (its `distillery` entry: what predict.py needs to read a text as the student
-does), predict.py and README.md, a model card in the Hugging Face format. The transformer's folder is
+Writes data/export/ARCH/: the ONNX model of the seed with the best dev score (the smallest compressed
+copy the dev gate lets ship: int8 with the vocabulary trimmed to the training texts' tokens, int8;
+else float32), the teacher's tokenizer files, labels.json, config.json (its `distillery` entry: what
+predict.py needs to read a text as the student does), predict.py and README.md, a model card in the
+Hugging Face format. The transformer's folder is
 also a save_pretrained model. Before writing, the folder is checked end to end: from raw test texts,
 the float32 ONNX model must give the torch student's logits within 1e-4 and the same predictions.
 """

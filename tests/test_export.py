@@ -45,10 +45,13 @@ def test_every_student_is_exported_with_model_tokenizer_labels_config_and_card(
     assert result["metrics"][0]["type"] == "accuracy" and 0 <= result["metrics"][0]["value"] <= 1
     for fragment in ("test accuracy", "single-text latency", "parameters", "## Usage", "data/compare/report.md"):
         assert fragment in card
-    verdict = settings["compression"]  # int8 ships or fp32 does, and the card says which and why
-    assert settings["model"] == ("model.int8.onnx" if verdict["compressed_ships"] else "model.onnx")
-    assert not (folder / ("model.onnx" if verdict["compressed_ships"] else "model.int8.onnx")).exists()
-    assert verdict["reason"] in card
+    # The smallest copy the dev gate let through ships (trimmed int8, int8), else fp32; the card says which and why.
+    verdict, tried = settings["compression"], settings["compression_tried"]
+    assert [t["model"] for t in tried] == ["model.trimmed.int8.onnx", "model.int8.onnx"][: len(tried)]
+    assert all(not t["compressed_ships"] for t in tried[:-1]) and verdict == tried[-1]
+    assert settings["model"] == (verdict["model"] if verdict["compressed_ships"] else "model.onnx")
+    assert [p.name for p in folder.glob("*.onnx")] == [settings["model"]]
+    assert verdict["reason"] in card and "trimmed to the" in tried[0]["reason"]
 
 
 def test_the_transformer_export_loads_in_a_transformers_pipeline_and_agrees_with_predict(

@@ -14,6 +14,7 @@ from distillery.export.card import compression_line
 from distillery.export.gate import Verdict
 from distillery.export.onnx_graph import export_onnx, onnx_session, quantize_int8
 from distillery.export.student import ship
+from distillery.export.vocabulary import trim_vocabulary
 from distillery.students.bag import BagOfEmbeddings
 from distillery.students.bilstm import BiLSTMClassifier
 from distillery.students.transformer import TransformerClassifier
@@ -74,13 +75,34 @@ def test_the_bag_graph_matches_torch(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ships", [True, False])
 def test_only_the_file_the_gate_chose_is_kept_and_the_card_says_why(tmp_path: Path, ships: bool) -> None:
-    for name in ("model.onnx", "model.int8.onnx"):
+    for name in ("model.onnx", "model.int8.onnx", "model.trimmed.int8.onnx"):
         (tmp_path / name).write_bytes(b"onnx")
+    trimmed = "int8 with the vocabulary trimmed to the 9 of 20 tokens its training texts use"
+    refused = Verdict(False, "accuracy", 0.85, 0.82, 1e-3, f"{trimmed} lost 3.00 points of dev accuracy").to_json()
     reason = "int8 is within 0.5 points" if ships else "int8 lost 4.00 points of dev accuracy (more than 0.5)"
-    verdict = Verdict(ships, "accuracy", 0.85, 0.85 if ships else 0.81, 0.9 if ships else 1e-6, reason)
-    shipped = ship(tmp_path, verdict)
-    assert shipped == ("model.int8.onnx" if ships else "model.onnx")
+    verdict = Verdict(ships, "accuracy", 0.85, 0.85 if ships else 0.81, 0.9 if ships else 1e-6, reason).to_json()
+    shipped = ship(tmp_path, "model.int8.onnx" if ships else "model.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == [shipped]
-    line = compression_line({"compression": verdict.to_json()})
+    line = compression_line({"compression": verdict, "compression_tried": [refused, verdict]})
     assert line.startswith("int8 (ONNX Runtime dynamic quantization) ships" if ships else "float32 ships")
-    assert reason in line
+    assert reason in line and f"Refused first: {trimmed} lost 3.00 points" in line
+
+
+def test_a_trimmed_vocabulary_reads_unseen_tokens_as_unk_and_changes_nothing_else(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(vocab_size=20, embedding_dim=6, width=4, hidden=5, mlp=7, num_classes=3).eval()
+    onnx_logits(UnpackedBiLSTM(model), tmp_path / "full.onnx", ["input_ids", "attention_mask"], False)
+    seen, unk_id = np.array([0, 2, 3, 5, 7, 8, 9, 11]), 1  # ROWS also use 4, 6, 10 and 12: unseen in training
+    kept, before = trim_vocabulary(tmp_path / "full.onnx", tmp_path / "trimmed.onnx", seen, unk_id)
+    assert (kept, before) == (9, 20)
+    full, trimmed = onnx_session(tmp_path / "full.onnx"), onnx_session(tmp_path / "trimmed.onnx")
+    batch = pad_batch(ROWS, pad_id=0)
+    as_unk = batch["input_ids"].clone()
+    as_unk[~np.isin(as_unk.numpy(), [*seen, unk_id])] = unk_id
+
+    def logits(session, ids: torch.Tensor) -> np.ndarray:  # noqa: ANN001
+        return session.run(None, {"input_ids": ids.numpy(), "attention_mask": batch["attention_mask"].numpy()})[0]
+
+    np.testing.assert_allclose(logits(trimmed, batch["input_ids"]), logits(full, as_unk), atol=1e-6)
+    assert not np.allclose(logits(trimmed, batch["input_ids"]), logits(full, batch["input_ids"]), atol=1e-4)
+    assert (tmp_path / "trimmed.onnx").stat().st_size < (tmp_path / "full.onnx").stat().st_size

@@ -38,12 +38,16 @@ def metadata(info: dict) -> str:
 
 
 def compression_line(info: dict) -> str:
+    """Which file ships and why, and what was tried before it (the smaller copies the gate refused)."""
     compression = info["compression"]
     shipped = "int8 (ONNX Runtime dynamic quantization) ships" if compression["compressed_ships"] else "float32 ships"
+    refused = [verdict["reason"] for verdict in info.get("compression_tried", []) if verdict != compression]
     return (
         f"{shipped}: {compression['reason']} (dev {compression['metric']}: fp32 {compression['fp32_dev']:.4f}, "
-        f"int8 {compression['compressed_dev']:.4f}). int8 ships only if, on dev, it is within half a point of "
-        "fp32 and McNemar's test against fp32 does not reject (p >= 0.05)."
+        f"compressed {compression['compressed_dev']:.4f})."
+        + "".join(f" Refused first: {reason}." for reason in refused)
+        + " A compressed copy ships only if, on dev, it is within half a point of fp32 and McNemar's test "
+        "against fp32 does not reject (p >= 0.05); the smallest that passes ships."
     )
 
 

@@ -1,5 +1,6 @@
-"""A distilled student as a folder anyone can serve with no code from this repo: the ONNX model (int8
-where the dev gate lets it ship, else float32), the teacher's tokenizer, labels.json, config.json, predict.py and a
+"""A distilled student as a folder anyone can serve with no code from this repo: the ONNX model (the
+smallest compressed copy the dev gate lets ship: int8 with the vocabulary trimmed to the training
+texts' tokens, int8, else float32), the teacher's tokenizer, labels.json, config.json, predict.py and a
 model card, checked end to end. The transformer's folder also holds its save_pretrained weights, so
 `transformers.pipeline("text-classification", model=folder)` loads it as it is.
 """
@@ -26,9 +27,10 @@ from distillery.export import predict as predict_script
 from distillery.export.bag_onnx import PaddedBag
 from distillery.export.bilstm_onnx import UnpackedBiLSTM
 from distillery.export.card import model_card
-from distillery.export.gate import Verdict, gate
+from distillery.export.gate import gate
 from distillery.export.onnx_graph import export_onnx, quantize_int8
 from distillery.export.predict import Classifier
+from distillery.export.vocabulary import training_token_ids, trim_vocabulary
 from distillery.students.bag import load_student
 from distillery.students.bag import predict as bag_predict
 from distillery.students.encoders import architecture, model_folders, token_examples
@@ -111,12 +113,51 @@ def write_config(out: Path, settings: dict) -> None:
     write_json(config | {"distillery": settings}, path)
 
 
-def ship(out: Path, verdict: Verdict) -> str:
-    """Keep the ONNX file the dev gate chose (model.int8.onnx or model.onnx), delete the other; its name."""
-    files = ["model.int8.onnx", "model.onnx"]
-    shipped, dropped = files if verdict.compressed_ships else files[::-1]
-    (out / dropped).unlink()
+def ship(out: Path, shipped: str) -> str:
+    """Keep the ONNX file the dev gate chose, delete the others; its name."""
+    for path in out.glob("*.onnx"):
+        if path.name != shipped:
+            path.unlink()
     return shipped
+
+
+def compressed_models(out: Path, unk_id: int | None, special_ids: list[int]) -> list[tuple[str, str]]:
+    """Write the compressed copies of out/model.onnx, the smallest first: (what it is, its file name).
+
+    int8; and int8 with the vocabulary trimmed to the tokens of the training texts, where the tokenizer
+    has an [UNK] for the others and that leaves tokens out."""
+    quantize_int8(out / "model.onnx", out / "model.int8.onnx")
+    candidates = [("int8", "model.int8.onnx")]
+    if unk_id is None:
+        return candidates
+    trimmed = out / "model.trimmed.onnx"
+    kept, before = trim_vocabulary(out / "model.onnx", trimmed, training_token_ids(special_ids), unk_id)
+    if kept < before:
+        quantize_int8(trimmed, out / "model.trimmed.int8.onnx")
+        what = f"int8 with the vocabulary trimmed to the {kept:,} of {before:,} tokens its training texts use"
+        candidates.insert(0, (what, "model.trimmed.int8.onnx"))
+    trimmed.unlink()
+    return candidates
+
+
+def gated_compression(
+    out: Path, candidates: list[tuple[str, str]], dev_texts: list[str], dev: pa.Table, task: Task
+) -> tuple[str, list[dict]]:
+    """Try each compressed file, the smallest first, against model.onnx on dev; the first the gate lets
+    through ships, else fp32. (The file that ships, every verdict with its file.)"""
+
+    def dev_decisions(name: str) -> np.ndarray:
+        return decisions(Classifier(out, model=name).logits(dev_texts), task.multi_label)
+
+    truth, fp32 = label_array(dev["label"]), dev_decisions("model.onnx")
+    tried = []
+    for what, name in candidates:
+        verdict = gate(truth, fp32, dev_decisions(name), task.multi_label, what)
+        tried.append(verdict.to_json() | {"model": name})
+        print(f"export: {name}: {verdict.reason}")
+        if verdict.compressed_ships:
+            return name, tried
+    return "model.onnx", tried
 
 
 def single_text_latency_ms(folder: Path, texts: list[str]) -> dict:
@@ -135,7 +176,8 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     test_texts, test = raw_texts("test")
     dev_texts, dev = raw_texts("dev")
 
-    load_tokenizer(str(paths.TEACHER)).save_pretrained(out)
+    tokenizer = load_tokenizer(str(paths.TEACHER))
+    tokenizer.save_pretrained(out)
     if isinstance(served.model, TransformerClassifier):
         served.model.model.save_pretrained(out)  # config.json and model.safetensors, for transformers.pipeline
     shutil.copy(predict_script.__file__, out / "predict.py")
@@ -147,20 +189,15 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     pad_id = read_json(paths.VOCAB)["pad_id"]
     difference = check_parity(out, test_texts, served.reference_logits(arch, test, pad_id))
 
-    quantize_int8(out / "model.onnx", out / "model.int8.onnx")
-    fp32_dev, int8_dev = (
-        decisions(Classifier(out, model=name).logits(dev_texts), task.multi_label)
-        for name in ("model.onnx", "model.int8.onnx")
-    )
-    verdict = gate(label_array(dev["label"]), fp32_dev, int8_dev, task.multi_label, "int8")
-    compression = verdict.to_json()
-    settings |= {"model": ship(out, verdict), "compression": compression}
+    candidates = compressed_models(out, tokenizer.unk_token_id, tokenizer.all_special_ids)
+    model_file, tried = gated_compression(out, candidates, dev_texts, dev, task)
+    compression = tried[-1]  # the verdict on the file that ships, or the last refused
+    settings |= {"model": ship(out, model_file), "compression": compression, "compression_tried": tried}
     write_config(out, settings)
-    print(f"export: {'int8' if verdict.compressed_ships else 'fp32'} ships: {verdict.reason}")
+    print(f"export: {model_file} ships")
 
-    shipped = Classifier(out)
     truth = label_array(test["label"])
-    predicted = decisions(shipped.logits(test_texts), task.multi_label)
+    predicted = decisions(Classifier(out).logits(test_texts), task.multi_label)
     info = {
         "arch": arch,
         "teacher": param(params, "teacher.model"),
@@ -179,6 +216,7 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
         "difference": difference,
         "tolerance": TOLERANCE,
         "compression": compression,
+        "compression_tried": tried,
         "reads": served.reads,
         "params": json.dumps(param(params, arch), sort_keys=True),
     }
