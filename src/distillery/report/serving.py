@@ -18,7 +18,7 @@ def serving_choices(exports: dict[str, dict]) -> list[tuple[float, str]]:
     choices: list[tuple[float, str]] = []
     for budget in sorted({budget_ceiling(row["latency_ms"]) for row in exports.values()}):
         within = [key for key, row in exports.items() if row["latency_ms"] <= budget]
-        best = max(within, key=lambda key: (exports[key]["dev_accuracy"], -exports[key]["latency_ms"]))
+        best = max(within, key=lambda key: (exports[key]["dev_score"], -exports[key]["latency_ms"]))
         if not choices or choices[-1][1] != best:
             choices.append((budget, best))
     return choices
