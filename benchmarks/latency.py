@@ -1,8 +1,9 @@
-"""Benchmark: which model to serve. Every export, in fp32 and int8, against the teacher, side by side in one run.
+"""Benchmark: which model to serve. Every export, in each form, against the teacher, side by side in one run.
 
 Each export folder is timed through predict.py's Classifier (tokenizer + ONNX Runtime, one thread) in
-both precisions, whichever one the dev gate shipped: the other is rebuilt from the trained student as
-the export stage builds it, in a scratch copy of the folder. The fine-tuned teacher runs through
+every form the export stage makes (fp32, int8, int8 with the vocabulary trimmed), whichever the dev
+gate shipped: the others are rebuilt from the trained student as the export stage builds them, in a
+scratch copy of the folder. The fine-tuned teacher runs through
 transformers + torch fp32 and as its own int8 ONNX model (the pipeline's labelling path), one thread
 each. Single texts (the serving case: one request, one text) and then batches of --batch texts are
 run interleaved, model by model, so that all see the same machine load. Prints median and p95
@@ -28,9 +29,9 @@ import torch
 import yaml
 
 from distillery.core.task import accuracy, decisions
-from distillery.export.onnx_graph import export_onnx, quantize_int8
+from distillery.export.onnx_graph import export_onnx
 from distillery.export.predict import Classifier
-from distillery.export.student import served_student
+from distillery.export.student import compressed_models, served_student
 from distillery.teacher.inference import int8_scorer
 from distillery.teacher.model import load_classifier
 from distillery.teacher.tokens import load_tokenizer
@@ -38,19 +39,23 @@ from distillery.training.batching import pad_batch
 
 TORCH_TEACHER = "teacher, torch fp32"
 INT8_TEACHER = "teacher, ONNX int8"
-PRECISIONS = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+FORMS = {"fp32": "model.onnx", "int8": "model.int8.onnx", "trimmed int8": "model.trimmed.int8.onnx"}
 
 
-def both_precisions(folder: Path, scratch: Path, window: int) -> Path:
-    """A copy of the export folder holding model.onnx and model.int8.onnx. Run from the project's root."""
+def every_form(folder: Path, scratch: Path, window: int) -> Path:
+    """A copy of the export folder holding every form the export stage makes (FORMS; the trimmed one where
+    trimming drops tokens), made by the export stage's own functions. Run from the project's root."""
     copy = scratch / folder.name
     shutil.copytree(folder, copy)
     settings = Classifier(copy).config
-    if not (copy / PRECISIONS["fp32"]).exists():
+    if not (copy / FORMS["fp32"]).exists():
         served = served_student(settings["kind"], str(settings["seed"]), window)
-        export_onnx(served.graph, copy / PRECISIONS["fp32"], served.example, served.input_names)
-    if not (copy / PRECISIONS["int8"]).exists():
-        quantize_int8(copy / PRECISIONS["fp32"], copy / PRECISIONS["int8"])
+        export_onnx(served.graph, copy / FORMS["fp32"], served.example, served.input_names)
+    shipped = (copy / settings["model"]).read_bytes()
+    tokenizer = load_tokenizer(str(copy))
+    compressed_models(copy, tokenizer.unk_token_id, tokenizer.all_special_ids)
+    if (copy / settings["model"]).read_bytes() != shipped:
+        raise SystemExit(f"{folder}: {settings['model']} made again differs from the shipped one; run 'dvc repro'")
     return copy
 
 
@@ -105,11 +110,13 @@ def main() -> None:
     multi_label = False
     with tempfile.TemporaryDirectory(prefix="distillery-latency-") as scratch:
         for folder in sorted(path for path in Path("data/export").iterdir() if path.is_dir()):
-            copy = both_precisions(folder, Path(scratch), window)
+            copy = every_form(folder, Path(scratch), window)
             shipped = Classifier(copy).config["model"]
-            for precision, model_file in PRECISIONS.items():
+            for form, model_file in FORMS.items():
+                if not (copy / model_file).exists():
+                    continue
                 classifier = Classifier(copy, threads=1, model=model_file)
-                name = f"{folder.name} export, {precision}" + (" (ships)" if model_file == shipped else "")
+                name = f"{folder.name} export, {form}" + (" (ships)" if model_file == shipped else "")
                 runners[name] = classifier.logits
                 sizes[name] = (copy / model_file).stat().st_size
                 multi_label = classifier.multi_label
