@@ -142,11 +142,13 @@ def test_predict_reads_arguments_stdin_and_files_outside_the_repo(outside: Path)
         (["old", "text"], ["older version of distillery", "export it again"]),
         (["incomplete", "text"], [".onnx there", "export it again"]),
         (["model", "--input", "latin1.csv"], ["--input 'latin1.csv': not utf-8 text", "--encoding"]),
+        (["model", "--input", "unquoted.csv"], ["--input 'unquoted.csv'", "more fields than its header", "quote"]),
     ],
 )
 def test_predict_bad_input_is_one_clear_line(outside: Path, args: list[str], expected: list[str]) -> None:
     pd.DataFrame({"body": ["fine"]}).to_csv(outside / "texts.csv", index=False)
     (outside / "latin1.csv").write_bytes("text\nun film très émouvant\n".encode("latin-1"))
+    (outside / "unquoted.csv").write_text("text\na gorgeous, moving film\na dull, lifeless sequel\n")
     shutil.copytree(outside / "model", outside / "old")  # as the export stage wrote it before config.json's entry
     config = json.loads((outside / "old/config.json").read_text())
     (outside / "old/config.json").write_text(json.dumps(config["distillery"]))

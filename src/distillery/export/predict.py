@@ -141,6 +141,11 @@ def read_texts(path: Path, column: str, encoding: str = "utf-8") -> list[str]:
         ) from None
     except (OSError, ValueError, LookupError) as error:
         raise UsageError(f"--input '{path}': could not be read ({str(error).splitlines()[0]})") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the surplus first field of each row as an index
+        raise UsageError(
+            f"--input '{path}': its rows have more fields than its header (a delimiter inside an unquoted "
+            'text?); quote such texts ("a gorgeous, moving film")'
+        )
     if column not in frame.columns:
         raise UsageError(
             f"--input '{path}': no column '{column}' (it has {list(frame.columns)[:20]}); set --text-column"
