@@ -3,6 +3,8 @@ the dev gate let ship), scored on the test set and timed beside the torch models
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from distillery.core import paths
 from distillery.core.files import read_json, read_parquet
 from distillery.core.paths import ARCHITECTURES
@@ -11,8 +13,11 @@ from distillery.evaluation.label_metrics import multi_label_metrics, sigmoid
 from distillery.evaluation.timing import median_latency_ms
 from distillery.export.predict import Classifier
 
+if TYPE_CHECKING:  # leaderboard imports this module
+    from distillery.evaluation.leaderboard import Timing
 
-def export_results(timing, label_names: list[str]) -> dict[str, dict]:  # noqa: ANN001 (leaderboard.Timing)
+
+def export_results(timing: Timing, label_names: list[str]) -> dict[str, dict]:
     """Every export folder that exists, by architecture: test accuracy from the raw test texts, the dev
     score the gate measured for the shipped file, its size, and its speed through predict.py's path
     (tokenizing included) on one thread. `timing`: how the leaderboard times every model."""
