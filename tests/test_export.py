@@ -70,6 +70,10 @@ def test_the_transformer_export_loads_in_a_transformers_pipeline_and_agrees_with
     agreement = np.mean([a == b for a, b in zip(labels, predicted, strict=True)])
     # fp32 weights against the served ONNX file (int8 where the dev gate let it ship): the same model
     assert agreement == 1.0 if served.config["model"] == "model.onnx" else agreement >= 0.9
+    on_dev = served.config["compression"]["agreement"]
+    card = (folder / "README.md").read_text()
+    assert "runs its float32 weights" in card
+    assert "as `predict.py` does" in card if served.config["model"] == "model.onnx" else f"{on_dev:.1%} of dev" in card
 
 
 def test_the_bag_onnx_through_predict_matches_the_torch_student(reproduced: tuple[Path, str]) -> None:

@@ -21,6 +21,7 @@ def test_a_faithful_compression_ships() -> None:
     verdict = gate(truth, fp32, compressed, multi_label=False, what="int8")
     assert verdict.compressed_ships and verdict.metric == "accuracy"
     assert abs(verdict.fp32_dev - verdict.compressed_dev) <= 0.006 and verdict.mcnemar_p >= 0.05
+    assert verdict.agreement == 0.994  # the share of dev texts where the two predict alike
 
 
 def test_a_damaged_compression_is_refused_with_the_reason() -> None:
@@ -51,6 +52,9 @@ def test_multi_label_gates_on_macro_f1() -> None:
     fp32 = np.where(rng.random((500, 4)) < 0.9, truth, 1 - truth)
     verdict = gate(truth, fp32, fp32.copy(), multi_label=True, what="int8")
     assert verdict.compressed_ships and verdict.metric == "macro_f1" and verdict.mcnemar_p == 1.0
+    assert verdict.agreement == 1.0
     damaged = fp32.copy()
+    damaged[:5, 1] = 1 - damaged[:5, 1]
+    assert gate(truth, fp32, damaged, multi_label=True, what="int8").agreement == 0.99  # a text agrees on every label
     damaged[:, 0] = 0  # one label never predicted
     assert not gate(truth, fp32, damaged, multi_label=True, what="int8").compressed_ships

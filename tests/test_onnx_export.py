@@ -78,9 +78,9 @@ def test_only_the_file_the_gate_chose_is_kept_and_the_card_says_why(tmp_path: Pa
     for name in ("model.onnx", "model.int8.onnx", "model.trimmed.int8.onnx"):
         (tmp_path / name).write_bytes(b"onnx")
     trimmed = "int8 with the vocabulary trimmed to the 9 of 20 tokens its training texts use"
-    refused = Verdict(False, "accuracy", 0.85, 0.82, 1e-3, f"{trimmed} lost 3.00 points of dev accuracy").to_json()
+    refused = Verdict(False, "accuracy", 0.85, 0.82, 1e-3, 0.9, f"{trimmed} lost 3.00 points of dev accuracy").to_json()
     reason = "int8 is within 0.5 points" if ships else "int8 lost 4.00 points of dev accuracy (more than 0.5)"
-    verdict = Verdict(ships, "accuracy", 0.85, 0.85 if ships else 0.81, 0.9 if ships else 1e-6, reason).to_json()
+    verdict = Verdict(ships, "accuracy", 0.85, 0.85 if ships else 0.81, 0.9 if ships else 1e-6, 0.99, reason).to_json()
     shipped = ship(tmp_path, "model.int8.onnx" if ships else "model.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == [shipped]
     line = compression_line({"compression": verdict, "compression_tried": [refused, verdict]})

@@ -26,6 +26,7 @@ class Verdict:
     fp32_dev: float
     compressed_dev: float
     mcnemar_p: float
+    agreement: float  # share of dev texts given the same prediction (every label, for multi-label) as fp32
     reason: str
 
     def to_json(self) -> dict:
@@ -47,4 +48,5 @@ def gate(truth: np.ndarray, fp32: np.ndarray, compressed: np.ndarray, multi_labe
         change = f"{100 * (after - before):+.2f}"
         reason = f"{what} is within {100 * MAX_DROP:.1f} points of fp32 on dev ({change}), McNemar p {p:.2g}"
     ships = drop <= MAX_DROP and p >= MIN_P
-    return Verdict(ships, metric, round(before, 6), round(after, 6), round(p, 6), reason)
+    same = (fp32 == compressed).reshape(len(fp32), -1).all(axis=1).mean()
+    return Verdict(ships, metric, round(before, 6), round(after, 6), round(p, 6), round(float(same), 6), reason)
