@@ -43,12 +43,13 @@ def data_sets() -> dict:
     return module.DATASETS
 
 
-def few_labels_project(directory: Path, add_data, labels: int | None, cache: Path, changes: dict) -> Path:  # noqa: ANN001
+def few_labels_project(directory: Path, add_data, changes: dict, cache: Path) -> Path:  # noqa: ANN001
+    """A copy of this project with the data set's files and `changes` (dotted param keys) in params.yaml."""
+
     def prepare(project: Path) -> None:
         if add_data:
             add_data(project)
         params = yaml.safe_load((project / "params.yaml").read_text())
-        params["data"]["train_labels"] = labels
         for key, value in changes.items():
             *sections, name = key.split(".")
             section = params
@@ -143,8 +144,8 @@ def main() -> None:
     curves: dict[str, list[dict]] = json.loads(results.read_text()) if results.exists() else {}
     for name in args.datasets:
         for labels in args.labels:
-            count = None if labels == "all" else int(labels)
-            project = few_labels_project(workdir / f"{name}-{labels}", sets[name], count, cache, changes)
+            changes_here = changes | {"data.train_labels": None if labels == "all" else int(labels)}
+            project = few_labels_project(workdir / f"{name}-{labels}", sets[name], changes_here, cache)
             total, _ = timed_stages(["dvc", "repro", "compare"], project)
             point = curve_point(project) | {"minutes": round(total / 60, 1)}
             others = [other for other in curves.get(name, []) if other["labels"] != point["labels"]]
