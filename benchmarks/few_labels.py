@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -145,6 +146,9 @@ def main() -> None:
     for name in args.datasets:
         for labels in args.labels:
             changes_here = changes | {"data.train_labels": None if labels == "all" else int(labels)}
+            # Redoing a point rebuilds its project (git and dvc init refuse a second time); the shared
+            # cache still restores every stage whose inputs are unchanged.
+            shutil.rmtree(workdir / f"{name}-{labels}", ignore_errors=True)
             project = few_labels_project(workdir / f"{name}-{labels}", sets[name], changes_here, cache)
             total, _ = timed_stages(["dvc", "repro", "compare"], project)
             point = curve_point(project) | {"minutes": round(total / 60, 1)}
