@@ -2,8 +2,9 @@
 
 Writes data/prepared/{train,dev,test}.parquet (id, text, label), labels.json and stats.json.
 With a list of label columns the task is multi-label: `label` is then a list of 0/1, one per column.
-With data.train_labels, only that many training rows keep their label; the others are written, text
-only, to data/prepared/unlabelled.parquet (id, text), for the pool stage (empty otherwise).
+With data.train_labels, only that many training rows keep their label, and dev only its proportional
+share of that budget; the others are written, text only, to data/prepared/unlabelled.parquet (id, text),
+for the pool stage (empty otherwise). Test keeps every label.
 """
 
 import numpy as np
@@ -24,7 +25,7 @@ from distillery.corpus.dataset import (
     read_chunks,
     texts_at,
 )
-from distillery.corpus.label_budget import keep_labels, labelled_count
+from distillery.corpus.label_budget import dev_labelled_count, keep_dev_labels, keep_labels, labelled_count
 from distillery.corpus.settings import DataSettings
 
 
@@ -45,10 +46,17 @@ def main() -> None:
     train = splits["train"]
     kept = keep_labels(cleaned.labels[train], labelled_count(data.train_labels, len(train)), data.seed, names)
     splits["train"], unlabelled = train[kept], np.delete(train, kept)
+    dev_dropped = np.array([], dtype=splits["dev"].dtype)
+    if data.train_labels is not None:  # dev inside the label budget: its other rows join the pool unlabelled
+        dev = splits["dev"]
+        dev_kept = keep_dev_labels(cleaned.labels[dev], dev_labelled_count(len(kept), data.dev_fraction), data.seed)
+        splits["dev"], dev_dropped = dev[dev_kept], np.delete(dev, dev_kept)
+        unlabelled = np.concatenate([unlabelled, dev_dropped])
     kept_rows = np.concatenate([cleaned.rows[rows] for rows in [*splits.values(), unlabelled]])
     text_of_row = texts_at(read_chunks(data.source, data.columns, data.encoding), kept_rows, data.text_columns)
     report = cleaned.report | {"classes": num_classes} | {split: len(rows) for split, rows in splits.items()}
-    report["train_labels_dropped"] = len(unlabelled)
+    report["train_labels_dropped"] = len(unlabelled) - len(dev_dropped)
+    report["dev_labels_dropped"] = len(dev_dropped)
     if data.multi_label:
         report["positive_rate"] = positive_rates(cleaned.labels, splits, names)
     kind = f"{num_classes} labels (multi-label)" if data.multi_label else f"{num_classes} classes"
@@ -58,8 +66,10 @@ def main() -> None:
         f"{report['train']} train / {report['dev']} dev / {report['test']} test"
     )
     if len(unlabelled):
-        kept_labels = len(splits["train"])
-        print(f"prepare: data.train_labels keeps {kept_labels} training labels; {len(unlabelled)} rows join the pool")
+        print(
+            f"prepare: data.train_labels keeps {len(splits['train'])} training labels and {len(splits['dev'])} dev "
+            f"labels (dev's share of the budget); {len(unlabelled)} rows join the pool without their labels"
+        )
     if report["truncated_long_texts"]:
         print(f"prepare: cut {report['truncated_long_texts']} texts longer than {MAX_TEXT_CHARS:,} characters")
 

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import fails_cleanly, project_env, ran_stages, run, tiny_reviews, update_params
 from distillery.core.errors import DistilleryError
-from distillery.corpus.label_budget import keep_labels, labelled_count
+from distillery.corpus.label_budget import dev_labelled_count, keep_dev_labels, keep_labels, labelled_count
 from distillery.corpus.pool import build_pool
 from distillery.corpus.settings import PoolSettings
 from distillery.project import stage_outputs
@@ -41,19 +41,33 @@ def test_keep_labels_is_stratified_seeded_and_in_row_order() -> None:
         labelled_count(500, 100)
 
 
-def test_keep_labels_multi_label_needs_every_label() -> None:
-    labels = np.zeros((50, 2), dtype=np.int64)
-    labels[:, 0], labels[0, 1] = 1, 1  # label y has one positive, in row 0
-    outcomes = set()
-    for seed in range(20):
-        try:
-            kept = keep_labels(labels, 10, seed, ["x", "y"])
-            assert len(kept) == 10 and 0 in kept
-            outcomes.add("kept")
-        except DistilleryError as error:
-            assert "keeps no positive example of label 'y'" in str(error)
-            outcomes.add("refused")
-    assert outcomes == {"kept", "refused"}
+def test_keep_labels_multi_label_keeps_a_positive_of_every_label() -> None:
+    labels = np.zeros((50, 3), dtype=np.int64)
+    labels[:, 0], labels[0, 1], labels[[7, 30], 2] = 1, 1, 1  # label y has one positive (row 0), z two
+    for seed in range(10):
+        kept = keep_labels(labels, 10, seed, ["x", "y", "z"])
+        assert len(kept) == 10 and 0 in kept and {7, 30} & set(kept.tolist()) and np.all(np.diff(kept) > 0)
+    assert keep_labels(labels, 10, 3, ["x", "y", "z"]).tolist() == keep_labels(labels, 10, 3, ["x", "y", "z"]).tolist()
+    with pytest.raises(DistilleryError, match="too few to keep a positive example of every one of the 3 labels"):
+        keep_labels(labels, 1, 0, ["x", "y", "z"])
+    labels[:, 2] = 0
+    with pytest.raises(DistilleryError, match="keeps no positive example of label 'z'"):
+        keep_labels(labels, 10, 0, ["x", "y", "z"])
+
+
+def test_dev_keeps_its_share_of_the_label_budget() -> None:
+    assert dev_labelled_count(500, 0.1) == 56 and dev_labelled_count(40, 0.1) == 4 and dev_labelled_count(3, 0.1) == 1
+    labels = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    kept = keep_dev_labels(labels, 10, seed=3)
+    assert np.bincount(labels[kept]).tolist() == [6, 3, 1] and np.all(np.diff(kept) > 0)
+    assert kept.tolist() == keep_dev_labels(labels, 10, seed=3).tolist()
+    assert kept.tolist() != keep_labels(labels, 10, seed=3, label_names=["a", "b", "c"]).tolist()  # its own stream
+    assert np.bincount(labels[keep_dev_labels(labels, 1, seed=0)]).tolist() == [1, 1, 1]  # raised to every class
+    multi = np.zeros((40, 4), dtype=np.int64)
+    multi[:, 0], multi[5, 1], multi[9, 2], multi[9, 3] = 1, 1, 1, 1
+    rows = keep_dev_labels(multi, 1, seed=1)
+    assert rows.tolist() == [5, 9]  # raised from 1 row to the 2 that hold a positive of every label
+    assert (multi[rows].sum(axis=0) > 0).all()
 
 
 def pool_settings(source: Path, max_texts: int | None = None) -> PoolSettings:
@@ -112,11 +126,27 @@ def metrics(project: Path, arch: str, role: str) -> dict:
     return json.loads((project / f"data/{arch}/{role}/metrics.json").read_text())
 
 
-def test_few_labels_keep_n_stratified_labels_and_the_rest_join_the_pool(few_labels: tuple[Path, str]) -> None:
+def test_few_labels_keep_n_stratified_labels_and_the_rest_join_the_pool(
+    few_labels: tuple[Path, str], reproduced: tuple[Path, str]
+) -> None:
     project, _ = few_labels
     train, moved = table(project, "data/prepared/train.parquet"), table(project, "data/prepared/unlabelled.parquet")
     assert len(train) == LABELLED and train["label"].value_counts().tolist() == [LABELLED // 2] * 2
-    assert list(moved.columns) == ["id", "text"] and len(moved) == 172 - LABELLED
+    # dev keeps its share of the budget (40 x 0.1 / 0.9: 4 rows, both classes); its other rows lose their labels
+    dev, every_dev = table(project, "data/prepared/dev.parquet"), table(reproduced[0], "data/prepared/dev.parquet")
+    assert len(dev) == 4 and dev["label"].value_counts().tolist() == [2, 2] and set(dev["id"]) < set(every_dev["id"])
+    every_train = table(reproduced[0], "data/prepared/train.parquet")
+    unlabelled = set(every_train["text"]) | set(every_dev["text"])
+    assert list(moved.columns) == ["id", "text"] and set(moved["text"]) == unlabelled - set(train["text"]) - set(
+        dev["text"]
+    )
+    assert len(moved) == 172 - LABELLED + len(every_dev) - 4
+    stats = json.loads((project / "data/prepared/stats.json").read_text())
+    assert stats["train_labels_dropped"] == 172 - LABELLED and stats["dev_labels_dropped"] == len(every_dev) - 4
+    assert table(project, "data/prepared/test.parquet").equals(table(reproduced[0], "data/prepared/test.parquet"))
+    full = json.loads((reproduced[0] / "data/prepared/stats.json").read_text())  # train_labels null: nothing moves
+    assert full["train_labels_dropped"] == full["dev_labels_dropped"] == 0
+    assert len(table(reproduced[0], "data/prepared/unlabelled.parquet")) == 0
     assert len(table(project, "data/tokenized/train.parquet")) == LABELLED  # the teacher sees only these
     training = json.loads((project / "data/teacher/training.json").read_text())
     assert training["epochs_trained"] == 10  # teacher.min_steps 30 raised its 4 epochs; patience counted after them
