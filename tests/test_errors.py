@@ -69,6 +69,12 @@ def test_a_teacher_path_that_does_not_exist(project: Path) -> None:
             {"baselines": {"fasttext_grid": {"lr": [], "epochs": 5, "word_ngrams": 1, "dim": 8}}},
             ["baselines.fasttext_grid.lr", "empty"],
         ),
+        (
+            "tune_setfit.py",
+            {"baselines": {"setfit_grid": {"max_steps": [0], "body_learning_rate": 1e-5, "batch_size": 8}}},
+            ["baselines.setfit_grid.max_steps", "whole numbers"],
+        ),
+        ("tune_setfit.py", {"baselines": {"setfit_max_labels": "many"}}, ["baselines.setfit_max_labels", "null"]),
         ("train_teacher.py", {"teacher": {"lr": -1}}, ["teacher.lr", "> 0"]),
         ("train_teacher.py", {"teacher": {"device": "tpu"}}, ["teacher.device"]),
         ("tokenize_texts.py", {"teacher": {"max_length": 0}}, ["teacher.max_length"]),

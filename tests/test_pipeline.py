@@ -29,7 +29,7 @@ def test_every_stage_runs_in_dag_order(built: tuple[Path, str]) -> None:
     assert ran.index("prepare") < ran.index("tokenize_texts") < ran.index("train_teacher") < ran.index("teacher_logits")
     assert ran.index("augment") < ran.index("transfer_logits") < ran.index("distil_bag") < ran.index("compare")
     assert ran.index("teacher_logits") < ran.index("distil_bag")
-    for baseline in ("twin_bag", "train_fasttext", "tune_fasttext", "tune_sklearn"):
+    for baseline in ("twin_bag", "train_fasttext", "tune_fasttext", "tune_sklearn", "tune_setfit"):
         assert ran.index(baseline) < ran.index("compare")
 
 

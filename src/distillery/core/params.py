@@ -42,7 +42,7 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     | {"alpha", "transfer", "pool"},
     "bilstm": ENCODER_KEYS,
     "transformer": ENCODER_KEYS | {"beta"},
-    "baselines": {"fasttext_grid", "sklearn_grid"},
+    "baselines": {"fasttext_grid", "sklearn_grid", "setfit_grid", "setfit_max_labels", "setfit_body"},
     "compare": {"speed_examples", "speed_seconds"},
 }
 

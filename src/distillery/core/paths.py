@@ -34,6 +34,7 @@ POOL_LOGITS = LOGITS / "pool.parquet"
 FASTTEXT = DATA / "fasttext"
 FASTTEXT_TUNED = DATA / "fasttext_tuned"
 SKLEARN = DATA / "sklearn"
+SETFIT = DATA / "setfit"
 COMPARE = DATA / "compare"
 EXPORT = DATA / "export"
 

@@ -182,6 +182,20 @@ def family_results(
     )
 
 
+def setfit_results(truth: np.ndarray, families: dict[str, Trained], multi_label: bool) -> dict:
+    """SetFit's row (when tune_setfit ran: few labels), and each student against it: the paired tests, each
+    student seed against SetFit's one run."""
+    setfit = read_json(paths.SETFIT / "metrics.json")
+    if "skipped" in setfit:
+        return {}
+    results = {"setfit": setfit | {"note": ", ".join(f"{key} {value}" for key, value in setfit["chosen"].items())}}
+    predicted = label_array(read_parquet(paths.SETFIT / "test_predictions.parquet")["prediction"])
+    for arch in ARCHITECTURES:
+        student = families[model_key(arch, "student")].predictions(multi_label)
+        results[f"{arch}_student_vs_setfit"] = versus_twin(truth, student, dict.fromkeys(student, predicted))
+    return results
+
+
 def rounded(value: Any) -> Any:
     """Floats, however deeply nested, to six significant digits (not decimals: a p of 4e-7 must not become 0)."""
     if isinstance(value, dict):
@@ -217,6 +231,7 @@ def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]
         results[name] = read_json(folder / "metrics.json")
         settings = results[name].get("chosen") or results[name].get("settings")
         results[name]["note"] = ", ".join(f"{key} {value}" for key, value in settings.items())
+    results |= setfit_results(truth, families, task.multi_label)
     for arch in ARCHITECTURES:
         student, twin = (families[model_key(arch, role)].predictions(task.multi_label) for role in ROLES)
         results[pair_key(arch)] = versus_twin(truth, student, twin)
@@ -226,7 +241,11 @@ def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]
         (int(row.epoch) for row in histories["student"].itertuples() if row.test_acc >= twin_final), None
     )
     prepared = read_json(paths.PREPARED_STATS)
-    results["data"] = {"classes": prepared["classes"], "train": prepared["train"], "test": prepared["test"]} | {
-        "tokens": read_json(paths.TOKENIZED_STATS)
+    results["data"] = {key: prepared[key] for key in ("classes", "train", "dev", "test")} | {
+        "tokens": read_json(paths.TOKENIZED_STATS),
+        # every model learned from these labels (train) and chose on these (dev); test was only scored
+        "labels_seen": {"train": prepared["train"], "dev": prepared["dev"]},
+        "labels_dropped": {split: prepared.get(f"{split}_labels_dropped", 0) for split in ("train", "dev")},
+        "setfit_skipped": read_json(paths.SETFIT / "metrics.json").get("skipped"),
     }
     return rounded(results), histories

@@ -107,3 +107,20 @@ def versus_twin(truth: np.ndarray, student: dict[int, np.ndarray], twin: dict[in
         result["macro_f1_delta"] = float(np.mean(differences))
         result["macro_f1_delta_ci95"] = list(macro_f1_bootstrap_ci(truth, first, second))
     return result
+
+
+def dev_noise(dev_size: int, accuracy: float) -> float:
+    """How far apart two settings' dev accuracies must be before dev can tell them apart: the half-width
+    of a 95% interval for the difference of two accuracies near `accuracy` on dev_size texts, taken as
+    independent (settings of one model agree on most texts, so this errs towards calling a choice noise)."""
+    variance = max(accuracy * (1 - accuracy), 1 / dev_size)  # a perfect score still has one text's worth of doubt
+    return float(1.96 * np.sqrt(2 * variance / dev_size))
+
+
+def standing(versus: dict) -> str:
+    """Where the first model of a versus_twin comparison stands against the second: "above" or "below" only when
+    McNemar rejects on every seed and the bootstrap interval excludes zero, else "level with"."""
+    low, high = versus["delta_ci95"]
+    if versus["mcnemar_p"] >= 0.05 or low <= 0 <= high:
+        return "level with"
+    return "above" if versus["delta"] > 0 else "below"

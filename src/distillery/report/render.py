@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from distillery.core.params import param
 from distillery.evaluation.keys import model_key, pair_key
+from distillery.evaluation.statistics import dev_noise
 from distillery.report.serving import serving_choices
 from distillery.report.titles import MODEL_TITLES, REPORT_ORDER
 from distillery.report.verdict import verdict, warnings
@@ -73,7 +74,25 @@ def setup_section(results: dict, params: dict, label_names: list[str]) -> list[s
         f"alpha={param(params, 'bag.alpha')}) over {seen(bag)}. "
         + " ".join(encoder_setup(results, params, arch) for arch in ("transformer", "bilstm")),
         "",
+        labels_seen(results),
+        "",
     ]
+
+
+def labels_seen(results: dict) -> str:
+    """How many labels every model saw: train's to learn from, dev's to choose with; test's only scored."""
+    data = results["data"]
+    seen, dropped = data["labels_seen"], data["labels_dropped"]
+    line = (
+        f"Labels: every model learned from {seen['train']:,} labelled training texts and made every choice on "
+        f"{seen['dev']:,} labelled dev texts; the {data['test']:,} test labels were only scored."
+    )
+    if dropped["train"] or dropped["dev"]:
+        line += (
+            f" With `data.train_labels`, dev keeps only its share of the label budget: {dropped['train']:,} training "
+            f"and {dropped['dev']:,} dev texts joined the unlabelled pool without their labels."
+        )
+    return line
 
 
 def leaderboard_table(results: dict) -> str:
@@ -202,11 +221,15 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
         f"- Bag models, the epoch kept (best dev accuracy) per seed: student "
         f"{_setting(bag['best_epoch_per_seed'])}; twin {_setting(bag_twin['best_epoch_per_seed'])}.",
         f"- Bag student, the shares of the transfer set and the pool it trains on: transfer {bag['transfer']}, "
-        f"pool {bag['pool']} (mean dev accuracy per mix tried: {mix_trials(bag)}).",
+        f"pool {bag['pool']} (mean dev accuracy per mix tried: {mix_trials(bag)})"
+        f"{noise_note(results, [figures['accuracy'] for figures in bag['dev_per_mix'].values()])}.",
         f"- fastText, tuned: {_setting(results['fasttext_tuned']['chosen'])}, best of "
-        f"{len(results['fasttext_tuned']['trials'])} settings of `baselines.fasttext_grid`.",
+        f"{len(results['fasttext_tuned']['trials'])} settings of `baselines.fasttext_grid`"
+        f"{noise_note(results, [t['dev_accuracy'] for t in results['fasttext_tuned']['trials']])}.",
         f"- scikit-learn: {_setting(results['sklearn']['chosen'])}, best of "
-        f"{len(results['sklearn']['trials'])} settings of `baselines.sklearn_grid`.",
+        f"{len(results['sklearn']['trials'])} settings of `baselines.sklearn_grid`"
+        f"{noise_note(results, [t['dev_accuracy'] for t in results['sklearn']['trials']])}.",
+        setfit_choice(results),
         f"- Teacher: trained {teacher['epochs_trained']} epochs, kept epoch {teacher['best_epoch']} (best dev "
         f"accuracy; at most {param(params, 'teacher.epochs')} epochs, patience {param(params, 'teacher.patience')}).",
         f"- Bag models, epochs trained per seed (at most {param(params, 'bag.epochs')}, patience "
@@ -219,8 +242,50 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
         ],
         "- The defaults in params.yaml (lr, recipe, temperature, alpha, transfer, epochs, n_iter) come from the "
         "dev sweeps in docs/defaults.md.",
+        dev_size_note(results),
         "",
     ]
+
+
+def noise_note(results: dict, dev_scores: list[float]) -> str:
+    """Said after a choice whose best two dev accuracies dev cannot tell apart (stats.dev_noise); multi-label
+    choices are made by dev BCE, which this does not judge."""
+    if len(dev_scores) < 2 or "multi_label" in results["teacher"]:
+        return ""
+    best, runner_up = sorted(dev_scores, reverse=True)[:2]
+    noise = dev_noise(results["data"]["dev"], best)
+    if best - runner_up >= noise:
+        return ""
+    relation = "tied with" if best == runner_up else "within dev's noise of"
+    return f" ({relation} the runner-up, {runner_up:.4f}: dev cannot tell them apart)"
+
+
+def dev_size_note(results: dict) -> str:
+    """What dev's size allows: the gap two dev accuracies need, and what the export gate's test can see."""
+    dev, teacher = results["data"]["dev"], results["teacher"]
+    line = (
+        f"- Dev has {dev:,} labelled texts (one text is {100 / dev:.2g} points): two settings near the teacher's dev "
+        f"accuracy need about {100 * dev_noise(dev, teacher['dev_accuracy']):.1f} points between them before dev can "
+        "tell them apart; choices closer than that are marked above, and the earliest candidate wins a tie."
+    )
+    if dev < 200:
+        line += (
+            " At this size the export gate's McNemar test can reject only large differences; its half-point rule "
+            "still refuses a compressed copy that loses a single dev text net."
+        )
+    return line
+
+
+def setfit_choice(results: dict) -> str:
+    """SetFit's line among the choices: what dev chose, or why it did not run."""
+    if "setfit" not in results:
+        return f"- SetFit did not run: {results['data']['setfit_skipped']}."
+    setfit = results["setfit"]
+    return (
+        f"- SetFit ({setfit['body']}): {_setting(setfit['chosen'])}, best of {len(setfit['trials'])} settings of "
+        f"`baselines.setfit_grid` (steps are checkpoints of one run per learning rate)"
+        f"{noise_note(results, [t['dev_accuracy'] for t in setfit['trials']])}."
+    )
 
 
 def mix_trials(student: dict) -> str:

@@ -28,7 +28,8 @@ def headline(results: dict) -> dict:
     test accuracy, each architecture's student and twin dev accuracies (what a sweep chooses by), the
     student's delta over its twin and the largest per-seed McNemar p; for multi-label data also macro-F1
     (f1_<model>) and BCE (bce_<model>)."""
-    flat = {name: results[name]["accuracy"] for name in ("teacher", "fasttext", "fasttext_tuned", "sklearn")}
+    baselines = ("fasttext", "fasttext_tuned", "sklearn", "setfit")  # setfit: when it ran (few labels)
+    flat = {name: results[name]["accuracy"] for name in ("teacher", *baselines) if name in results}
     for arch in ARCHITECTURES:
         pair = results[f"{arch}_student_vs_twin"]
         flat[arch] = results[f"{arch}_student"]["accuracy"]

@@ -24,5 +24,6 @@ MODEL_TITLES = (
         "fasttext": "fastText C++, the bag's budget",
         "fasttext_tuned": "fastText C++, tuned on dev",
         "sklearn": "scikit-learn n-grams + logistic regression, tuned on dev",
+        "setfit": "SetFit (sentence transformer + logistic regression), tuned on dev",
     }
 )

@@ -4,8 +4,10 @@ bag student against its twin and the best baseline. Pure functions of metrics.js
 from __future__ import annotations
 
 from distillery.core.params import param
-from distillery.evaluation.keys import pair_key
-from distillery.report.titles import MODEL_TITLES
+from distillery.core.paths import ARCHITECTURES
+from distillery.evaluation.keys import model_key, pair_key
+from distillery.evaluation.statistics import standing
+from distillery.report.titles import ARCH_TITLES, MODEL_TITLES
 
 
 def best_baseline(results: dict) -> str:
@@ -124,4 +126,22 @@ def verdict(results: dict) -> str:
         "the teacher and the transfer set are one draw each, so the spread understates the full variance, and "
         "the per-seed tests share one test set, so they are not independent replications."
     )
-    return " ".join([finding, baseline, size, caveats])
+    return " ".join(part for part in (finding, baseline, against_setfit(results), size, caveats) if part)
+
+
+def against_setfit(results: dict) -> str:
+    """Where the best student on dev stands against SetFit (when it ran): below, level or above on test by the
+    paired tests (McNemar on every seed and the bootstrap interval must agree), and how much faster it is."""
+    if "setfit" not in results:
+        return ""
+    setfit = results["setfit"]
+    arch = max(ARCHITECTURES, key=lambda name: results[model_key(name, "student")]["dev_accuracy"])
+    student, versus = results[model_key(arch, "student")], results[f"{arch}_student_vs_setfit"]
+    low, high = versus["delta_ci95"]
+    return (
+        f"Against SetFit ({setfit['accuracy']:.4f} on test, one model of {setfit['params'] / 1e6:.1f}M parameters "
+        f"trained on the labels alone), the best student on dev, the {ARCH_TITLES[arch]} "
+        f"({student['accuracy']:.4f}), is {standing(versus)} it ({100 * versus['delta']:+.1f} points, bootstrap "
+        f"interval [{100 * low:+.1f}, {100 * high:+.1f}], McNemar p {versus['mcnemar_p']:.2g}) at "
+        f"{setfit['latency_ms'] / student['latency_ms']:.1f}x its single-text speed."
+    )
