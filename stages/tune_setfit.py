@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
-from distillery.baselines.models import grid, tune_on_dev
+from distillery.baselines.models import grid, scored_on_test, tune_on_dev
 from distillery.baselines.setfit_model import (
     SetFitData,
     fit_head,
@@ -27,9 +27,7 @@ from distillery.core import paths
 from distillery.core.errors import run_stage
 from distillery.core.files import read_parquet, staged_outputs, write_json, write_parquet
 from distillery.core.params import load_params, param
-from distillery.core.task import accuracy, label_array, label_column, read_task
-from distillery.evaluation.label_metrics import multi_label_metrics
-from distillery.evaluation.timing import examples_per_second, median_latency_ms
+from distillery.core.task import label_array, label_column, read_task
 from distillery.teacher.files import resolve_model
 
 OUT = paths.SETFIT
@@ -79,33 +77,34 @@ def main() -> None:
     model.model_body.load_state_dict(weights[key(chosen)])
     fit_head(model, data)
     print(f"tune_setfit: chose {chosen} on dev")
-    predicted = np.asarray(model.predict(texts["test"], as_numpy=True)).astype(np.int64)
-    test_accuracy = accuracy(predicted, labels["test"])
-    print(f"tune_setfit: test accuracy {test_accuracy:.4f}")
-    multi = {}
-    if task.multi_label:
-        probabilities = np.asarray(model.predict_proba(texts["test"], as_numpy=True))
-        multi = {"multi_label": multi_label_metrics(probabilities, labels["test"], task.label_names)}
-    speed = examples_per_second(lambda: model.predict(texts["test"]), len(texts["test"]))
-    latency = median_latency_ms(lambda i: model.predict([texts["test"][i]]), len(texts["test"]))
+    names = task.label_names if task.multi_label else None
+
+    def predict(batch: list[str]) -> np.ndarray:
+        return np.asarray(model.predict(batch, as_numpy=True)).astype(np.int64)
+
+    def probabilities(batch: list[str]) -> np.ndarray:
+        return np.asarray(model.predict_proba(batch, as_numpy=True))
+
+    scored = scored_on_test(predict, probabilities, texts["test"], labels["test"], names)
+    print(f"tune_setfit: test accuracy {scored['accuracy']:.4f}")
     with staged_outputs(OUT) as out:
         write_json(
             {
-                "accuracy": round(test_accuracy, 6),
+                "accuracy": scored["accuracy"],
                 "chosen": chosen,
                 "trials": trials,
                 "body": reference,
                 "params": num_params(model),
                 "train_seconds": round(train_seconds, 3),
                 "labelled_examples": labelled,
-                "examples_per_s": round(speed, 1),
-                "latency_ms": round(latency, 4),
+                "examples_per_s": scored["examples_per_s"],
+                "latency_ms": scored["latency_ms"],
             }
             | dev
-            | multi,
+            | ({"multi_label": scored["multi_label"]} if task.multi_label else {}),
             out / "metrics.json",
         )
-        predictions = pa.table({"id": splits["test"]["id"], "prediction": label_column(predicted)})
+        predictions = pa.table({"id": splits["test"]["id"], "prediction": label_column(predict(texts["test"]))})
         write_parquet(predictions, out / "test_predictions.parquet")  # for the paired tests in compare
 
 

@@ -8,14 +8,12 @@ multi-label; then the test figures of task.multi_label_metrics too).
 
 import time
 
-from distillery.baselines.models import LinearTextModel, dev_figures, grid, grid_param, tune_on_dev
+from distillery.baselines.models import LinearTextModel, dev_figures, grid, grid_param, scored_on_test, tune_on_dev
 from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import read_parquet, staged_outputs, write_json
 from distillery.core.params import load_params
-from distillery.core.task import accuracy, label_array, read_task
-from distillery.evaluation.label_metrics import multi_label_metrics
-from distillery.evaluation.timing import examples_per_second, median_latency_ms
+from distillery.core.task import label_array, read_task
 
 OUT = paths.SKLEARN
 
@@ -43,27 +41,22 @@ def main() -> None:
     start = time.perf_counter()
     model = LinearTextModel(**chosen).fit(texts["train"], labels["train"])
     train_seconds = time.perf_counter() - start
-    test_accuracy = accuracy(model.predict(texts["test"]), labels["test"])
-    print(f"tune_sklearn: test accuracy {test_accuracy:.4f}")
-    multi = {}
-    if multi_label:
-        names = read_task().label_names
-        multi = {"multi_label": multi_label_metrics(model.probabilities(texts["test"]), labels["test"], names)}
-    speed = examples_per_second(lambda: model.predict(texts["test"]), len(texts["test"]))
-    latency = median_latency_ms(lambda i: model.predict([texts["test"][i]]), len(texts["test"]))
+    names = read_task().label_names if multi_label else None
+    scored = scored_on_test(model.predict, model.probabilities, texts["test"], labels["test"], names)
+    print(f"tune_sklearn: test accuracy {scored['accuracy']:.4f}")
     with staged_outputs(OUT) as out:
         write_json(
             {
-                "accuracy": round(test_accuracy, 6),
+                "accuracy": scored["accuracy"],
                 "chosen": chosen,
                 "trials": trials,
                 "params": model.num_params(),
                 "train_seconds": round(train_seconds, 3),
-                "examples_per_s": round(speed, 1),
-                "latency_ms": round(latency, 4),
+                "examples_per_s": scored["examples_per_s"],
+                "latency_ms": scored["latency_ms"],
             }
             | figures
-            | multi,
+            | ({"multi_label": scored["multi_label"]} if multi_label else {}),
             out / "metrics.json",
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from distillery.core.errors import DistilleryError
 from distillery.core.params import param
 from distillery.core.task import THRESHOLD, accuracy, is_multi_label
 from distillery.evaluation.label_metrics import mean_bce, mean_metrics, multi_label_metrics
+from distillery.evaluation.timing import examples_per_second, median_latency_ms
 from distillery.training.selection import DevScore, choose_on_dev
 
 
@@ -91,6 +92,23 @@ def dev_figures(truth: np.ndarray, predicted: np.ndarray, probabilities: np.ndar
     figures = {"dev_accuracy": accuracy(predicted, truth)}
     if probabilities is not None:
         figures["dev_bce"] = mean_bce(probabilities, truth)
+    return figures
+
+
+def scored_on_test(
+    predict: Callable[[list[str]], Any],
+    probabilities: Callable[[list[str]], np.ndarray] | None,
+    texts: list[str],
+    truth: np.ndarray,
+    label_names: list[str] | None = None,
+) -> dict:
+    """What a baseline reports on test, from raw texts: accuracy, with label_names (multi-label) the
+    task.multi_label_metrics of `probabilities`, batched throughput and single-text latency on one thread."""
+    figures = {"accuracy": round(accuracy(np.asarray(predict(texts)), truth), 6)}
+    if label_names:
+        figures["multi_label"] = multi_label_metrics(probabilities(texts), truth, label_names)
+    figures["examples_per_s"] = round(examples_per_second(lambda: predict(texts), len(texts)), 1)
+    figures["latency_ms"] = round(median_latency_ms(lambda i: predict([texts[i]]), len(texts)), 4)
     return figures
 
 
