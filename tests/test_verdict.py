@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from distillery.evaluation.statistics import dev_noise
 from distillery.report.render import render_report
 from distillery.report.verdict import likely_causes, verdict, warnings
 
@@ -105,3 +106,33 @@ def test_a_weak_teachers_warning_comes_before_any_table(results: dict) -> None:
     report = render_report(results, PARAMS, ["neg", "pos"])
     warning = report.index("> **Warning.** The teacher's dev accuracy (0.5000)")
     assert warning < report.index("| model |") and "raise teacher.epochs" in report
+
+
+def test_the_best_student_on_dev_is_placed_against_setfit_by_both_paired_tests(results: dict) -> None:
+    results["setfit"] = {"accuracy": 0.8, "params": 22_700_000, "latency_ms": 12.0}
+    results["bag_student"]["latency_ms"] = 0.1
+    for arch in ("bag", "transformer", "bilstm"):  # the bag is best on dev: 1.0 against the others below
+        results[f"{arch}_student"]["dev_accuracy"] = 1.0 if arch == "bag" else 0.5
+        results[f"{arch}_student_vs_setfit"] = {"delta": 0.05, "mcnemar_p": 0.001, "delta_ci95": [0.02, 0.08]}
+    assert "the bag (0.9688), is above it (+5.0 points" in verdict(
+        results
+    ) and "at 120.0x its single-text speed" in verdict(results)
+    results["bag_student_vs_setfit"] |= {"delta_ci95": [-0.01, 0.08]}  # McNemar alone: level
+    assert "is level with it" in verdict(results)
+    results["bag_student_vs_setfit"] = {"delta": -0.05, "mcnemar_p": 0.01, "delta_ci95": [-0.08, -0.02]}
+    assert "is below it (-5.0 points" in verdict(results)
+    del results["setfit"]
+    assert "SetFit" not in verdict(results)
+
+
+def test_choices_within_devs_noise_are_marked_and_a_small_dev_is_explained(results: dict) -> None:
+    assert dev_noise(1020, 0.8) == pytest.approx(0.0347, abs=1e-4) and dev_noise(56, 0.8) > 0.14
+    report = render_report(results, PARAMS, ["neg", "pos"])
+    assert "Dev has 20 labelled texts (one text is 5 points)" in report
+    assert "the export gate's McNemar test can reject only large differences" in report
+    assert "dev cannot tell them apart)" in report  # the tiny run's baselines tie on 20 dev texts
+    assert "- SetFit did not run: baselines.setfit_max_labels is null." in report
+    assert "Labels: every model learned from 172 labelled training texts and made every choice on 20" in report
+    results["data"]["dev"] = 100_000
+    assert "Dev has 100,000 labelled texts" in (big := render_report(results, PARAMS, ["neg", "pos"]))
+    assert "can reject only large differences" not in big
