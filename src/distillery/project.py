@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-# The venv's dvc and python, whichever way the benchmark was started; a copy's stages import its own src/.
+# The venv's dvc and python, whichever way the benchmark was started.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"]
 PROJECT_FILES += ["data/raw/README.md", "data/unlabelled/README.md"]
@@ -52,8 +52,9 @@ def copy_project(directory: Path, prepare: Callable[[Path], None] | None = None,
 
 
 def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
-    """Run a dvc command, echoing its output; wall time in all and per stage that ran."""
-    env = dict(ENV, PYTHONUNBUFFERED="1")
+    """Run a dvc command, echoing its output; wall time in all and per stage that ran. The copy's stages import
+    its own src/ (the editable install would give them this checkout's, which may change while they run)."""
+    env = dict(ENV, PYTHONUNBUFFERED="1", PYTHONPATH=str(Path(cwd).resolve() / "src"))
     start = time.perf_counter()
     stages: dict[str, float] = {}
     current, current_start = None, start
