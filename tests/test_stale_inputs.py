@@ -8,9 +8,10 @@ from pathlib import Path
 
 from conftest import ran_stages, run, update_params
 
-# The stages that read the pre-trained teacher.model itself: its tokenizer, its weights to fine-tune, and
-# (for the twins and the BiLSTM's word embeddings) the layers the students start from.
-TEACHER_READERS = {"tokenize_texts", "train_teacher", "augment", "pool"} | {
+# The stages that read the pre-trained teacher.model itself: its tokenizer, its weights to fine-tune,
+# (for the twins and the BiLSTM's word embeddings) the layers the students start from, and SetFit's
+# body when the teacher is a sentence transformer.
+TEACHER_READERS = {"tokenize_texts", "train_teacher", "augment", "pool", "tune_setfit"} | {
     f"{stage}@{arch}" for stage in ("distil", "twin") for arch in ("transformer", "bilstm")
 }
 
