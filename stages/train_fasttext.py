@@ -24,14 +24,14 @@ def main() -> None:
     lr, seed = positive(params, "lr"), int(param(params, "seed"))
     dim, epochs = positive(params, "bag.dim", int), positive(params, "bag.epochs", int)
     seeds = [seed + i for i in range(positive(params, "bag.n_seeds", int))]
-    train, test = (read_parquet(paths.prepared(split)) for split in ("train", "test"))
-    test_texts, test_labels = test["text"].to_pylist(), label_array(test["label"])
+    split = {name: read_parquet(paths.prepared(name)) for name in ("train", "dev", "test")}
+    split = {name: (table["text"].to_pylist(), label_array(table["label"])) for name, table in split.items()}
+    test_texts = split["test"][0]
     names = read_task().label_names if read_task().multi_label else None
     num_labels = len(names) if names else None
     setting = {"dim": dim, "epochs": epochs, "lr": lr, "word_ngrams": 1}
-    train_texts, train_labels = train["text"].to_pylist(), label_array(train["label"])
     accuracies, train_seconds, model, multi = fasttext_per_seed(
-        train_texts, train_labels, test_texts, test_labels, seeds, setting, "train_fasttext", names
+        split["train"], split["dev"], split["test"], seeds, setting, "train_fasttext", names
     )
     speed = examples_per_second(lambda: fasttext_predict(model, test_texts, num_labels), len(test_texts))
     latency = median_latency_ms(lambda i: fasttext_predict(model, [test_texts[i]], num_labels), len(test_texts))

@@ -41,8 +41,9 @@ def main() -> None:
         texts["train"], labels["train"], texts["dev"], labels["dev"], options, seed
     )
     print(f"tune_fasttext: chose {chosen} on dev")
+    split = {name: (texts[name], labels[name]) for name in texts}
     accuracies, train_seconds, model, multi = fasttext_per_seed(
-        texts["train"], labels["train"], texts["test"], labels["test"], seeds, chosen, "tune_fasttext", names
+        split["train"], split["dev"], split["test"], seeds, chosen, "tune_fasttext", names
     )
     speed = examples_per_second(lambda: fasttext_predict(model, texts["test"], num_labels), len(texts["test"]))
     latency = median_latency_ms(lambda i: fasttext_predict(model, [texts["test"][i]], num_labels), len(texts["test"]))

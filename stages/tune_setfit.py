@@ -28,6 +28,7 @@ from distillery.core.errors import run_stage
 from distillery.core.files import read_parquet, staged_outputs, write_json, write_parquet
 from distillery.core.params import load_params, param
 from distillery.core.task import label_array, label_column, read_task
+from distillery.evaluation.thresholds import dev_thresholds
 from distillery.teacher.files import resolve_model
 
 OUT = paths.SETFIT
@@ -77,7 +78,6 @@ def main() -> None:
     model.model_body.load_state_dict(weights[key(chosen)])
     fit_head(model, data)
     print(f"tune_setfit: chose {chosen} on dev")
-    names = task.label_names if task.multi_label else None
 
     def predict(batch: list[str]) -> np.ndarray:
         return np.asarray(model.predict(batch, as_numpy=True)).astype(np.int64)
@@ -85,7 +85,11 @@ def main() -> None:
     def probabilities(batch: list[str]) -> np.ndarray:
         return np.asarray(model.predict_proba(batch, as_numpy=True))
 
-    scored = scored_on_test(predict, probabilities, texts["test"], labels["test"], names)
+    names, thresholds = None, None
+    if task.multi_label:
+        names, thresholds = task.label_names, dev_thresholds(probabilities(texts["dev"]), labels["dev"])
+
+    scored, predicted = scored_on_test(predict, probabilities, texts["test"], labels["test"], names, thresholds)
     print(f"tune_setfit: test accuracy {scored['accuracy']:.4f}")
     with staged_outputs(OUT) as out:
         write_json(
@@ -104,7 +108,7 @@ def main() -> None:
             | ({"multi_label": scored["multi_label"]} if task.multi_label else {}),
             out / "metrics.json",
         )
-        predictions = pa.table({"id": splits["test"]["id"], "prediction": label_column(predict(texts["test"]))})
+        predictions = pa.table({"id": splits["test"]["id"], "prediction": label_column(predicted)})
         write_parquet(predictions, out / "test_predictions.parquet")  # for the paired tests in compare
 
 

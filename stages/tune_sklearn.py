@@ -3,7 +3,7 @@
 Tries every setting of `baselines.sklearn_grid` (features tfidf|nb, n-gram length, C), trained on
 train and scored on dev; the dev winner is scored once on test. Deterministic, so one run.
 Writes data/sklearn/metrics.json with every trial's dev accuracy (and dev BCE, which chooses, for
-multi-label; then the test figures of task.multi_label_metrics too).
+multi-label; then the test figures of task.multi_label_metrics too, at label thresholds chosen on dev).
 """
 
 import time
@@ -14,6 +14,7 @@ from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import read_parquet, staged_outputs, write_json
 from distillery.core.params import load_params
 from distillery.core.task import label_array, read_task
+from distillery.evaluation.thresholds import dev_thresholds
 
 OUT = paths.SKLEARN
 
@@ -41,8 +42,10 @@ def main() -> None:
     start = time.perf_counter()
     model = LinearTextModel(**chosen).fit(texts["train"], labels["train"])
     train_seconds = time.perf_counter() - start
-    names = read_task().label_names if multi_label else None
-    scored = scored_on_test(model.predict, model.probabilities, texts["test"], labels["test"], names)
+    names, thresholds = None, None
+    if multi_label:
+        names, thresholds = read_task().label_names, dev_thresholds(model.probabilities(texts["dev"]), labels["dev"])
+    scored, _ = scored_on_test(model.predict, model.probabilities, texts["test"], labels["test"], names, thresholds)
     print(f"tune_sklearn: test accuracy {scored['accuracy']:.4f}")
     with staged_outputs(OUT) as out:
         write_json(

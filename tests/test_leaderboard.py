@@ -26,7 +26,7 @@ def test_an_encoder_is_scored_on_every_test_text_and_timed_on_the_first_few(
     ids = [rng.integers(1, 20, size=rng.integers(1, 9)).tolist() for _ in range(rows)]
     test = pa.table({"input_ids": pa.array(ids, pa.list_(pa.int32())), "label": pa.array(rng.integers(0, 2, rows))})
 
-    family = encoder_family("bilstm", "student", test, pad_id=0, timing=Timing(examples=300, seconds=0.01))
+    family = encoder_family("bilstm", "student", test, dev=None, pad_id=0, timing=Timing(examples=300, seconds=0.01))
 
     assert family.logits[7].shape == (rows, 2)
     assert Timing(300, 0.01).throughput(family.score_timed, rows) > 0

@@ -14,6 +14,9 @@ import pytest
 import torch
 
 from conftest import NEUTRAL, fails_cleanly, make_project, ran_stages, run, update_params
+from distillery.evaluation.thresholds import MIN_POSITIVES, dev_thresholds
+from distillery.export.predict import Classifier
+from distillery.report.render import FIGURE_KEYS
 
 JIGSAW_LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 # The word that carries each label in the tiny comments (all in the tiny teacher's vocabulary).
@@ -89,7 +92,7 @@ def test_multi_label_data_runs_end_to_end(toxic: tuple[Path, str]) -> None:
     models += ["bilstm_student", "bilstm_twin", "fasttext", "fasttext_tuned", "sklearn"]
     for name in models:
         figures = metrics[name]["multi_label"]
-        assert set(figures) == {"bce", "micro_f1", "macro_f1", "macro_auc", "exact_match", "f1_per_label"}, name
+        assert set(figures) == {*FIGURE_KEYS, "f1_per_label"}, name
         assert sorted(figures["f1_per_label"]) == sorted(JIGSAW_LABELS)
         assert 0 <= figures["macro_f1"] <= 1 and 0 < figures["bce"] and 0 <= figures["macro_auc"] <= 1
         assert figures["exact_match"] == pytest.approx(metrics[name]["accuracy"], abs=1e-5)
@@ -107,19 +110,35 @@ def test_multi_label_data_runs_end_to_end(toxic: tuple[Path, str]) -> None:
 
 
 @pytest.mark.parametrize("arch", ["bag", "bilstm", "transformer"])
-def test_every_exported_multi_label_student_returns_every_label_above_one_half(
+def test_every_exported_multi_label_student_returns_every_label_above_its_dev_threshold(
     toxic: tuple[Path, str], arch: str
 ) -> None:
     project, _ = toxic
-    folder = f"data/export/{arch}"
-    result = run(["python", f"{folder}/predict.py", folder, "the film was bad and terrible", "a plot"], project)
+    folder = project / f"data/export/{arch}"
+    config = json.loads((folder / "config.json").read_text())["distillery"]
+    thresholds = config["thresholds"]
+    assert sorted(thresholds) == sorted(JIGSAW_LABELS) and config["compression"]["metric"] == "macro_f1"  # int8 gate
+
+    # Chosen on the fp32 file's dev probabilities, and on nothing else: recomputed here from dev alone.
+    dev = pq.read_table(project / "data/prepared/dev.parquet")
+    fp32 = Classifier(folder, model="model.onnx")
+    chosen = dev_thresholds(fp32.probabilities(dev["text"].to_pylist()), np.array(dev["label"].to_pylist()))
+    assert [thresholds[name] for name in JIGSAW_LABELS] == pytest.approx(chosen.tolist())
+    positives = np.array(dev["label"].to_pylist()).sum(axis=0)
+    rare = [name for name, count in zip(JIGSAW_LABELS, positives, strict=True) if count < MIN_POSITIVES]
+    assert rare and all(thresholds[name] == 0.5 for name in rare)  # too few dev texts to set one: kept at 0.5
+    assert any(value != 0.5 for value in thresholds.values())
+
+    texts = ["the film was bad and terrible", "a plot", *dev["text"].to_pylist()[:30]]
+    result = run(["python", f"data/export/{arch}/predict.py", f"data/export/{arch}", *texts], project)
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 2
-    for row in rows:
+    shipped = Classifier(folder).probabilities(texts)  # unrounded: predict.py prints 6 decimals
+    assert len(rows) == len(texts)
+    for row, probabilities in zip(rows, shipped, strict=True):
         assert list(row["probabilities"]) == JIGSAW_LABELS and "label" not in row
-        assert row["labels"] == [name for name, p in row["probabilities"].items() if p > 0.5]
-    compression = json.loads((project / folder / "config.json").read_text())["distillery"]["compression"]
-    assert compression["metric"] == "macro_f1"  # int8 gated on dev macro-F1
+        assert list(row["probabilities"].values()) == pytest.approx(probabilities.tolist(), abs=1e-6)
+        above = [name for name, p in zip(JIGSAW_LABELS, probabilities, strict=True) if p > thresholds[name]]
+        assert row["labels"] == above
 
 
 def test_a_second_repro_of_multi_label_data_runs_nothing(toxic: tuple[Path, str]) -> None:

@@ -18,6 +18,7 @@ from distillery.core.errors import DistilleryError
 from distillery.core.params import param
 from distillery.core.task import THRESHOLD, accuracy, is_multi_label
 from distillery.evaluation.label_metrics import mean_bce, mean_metrics, multi_label_metrics
+from distillery.evaluation.thresholds import dev_thresholds
 from distillery.evaluation.timing import examples_per_second, median_latency_ms
 from distillery.training.selection import DevScore, choose_on_dev
 
@@ -101,42 +102,49 @@ def scored_on_test(
     texts: list[str],
     truth: np.ndarray,
     label_names: list[str] | None = None,
-) -> dict:
-    """What a baseline reports on test, from raw texts: accuracy, with label_names (multi-label) the
-    task.multi_label_metrics of `probabilities`, batched throughput and single-text latency on one thread."""
-    figures = {"accuracy": round(accuracy(np.asarray(predict(texts)), truth), 6)}
+    thresholds: np.ndarray | None = None,
+) -> tuple[dict, np.ndarray]:
+    """What a baseline reports on test, from raw texts: accuracy, batched throughput and single-text latency on
+    one thread; and its test decisions. With label_names (multi-label) the task.multi_label_metrics of
+    `probabilities` at `thresholds` (chosen on dev), whose exact-match rate is the accuracy."""
     if label_names:
-        figures["multi_label"] = multi_label_metrics(probabilities(texts), truth, label_names)
+        test_probabilities = probabilities(texts)
+        predicted = (test_probabilities > thresholds).astype(np.int64)
+        figures = {"multi_label": multi_label_metrics(test_probabilities, truth, label_names, thresholds)}
+    else:
+        predicted, figures = np.asarray(predict(texts)), {}
+    figures["accuracy"] = round(accuracy(predicted, truth), 6)
     figures["examples_per_s"] = round(examples_per_second(lambda: predict(texts), len(texts)), 1)
     figures["latency_ms"] = round(median_latency_ms(lambda i: predict([texts[i]]), len(texts)), 4)
-    return figures
+    return figures, predicted
 
 
 def fasttext_per_seed(
-    train_texts: list[str],
-    train_labels: np.ndarray,
-    test_texts: list[str],
-    test_labels: np.ndarray,
+    train: tuple[list[str], np.ndarray],
+    dev: tuple[list[str], np.ndarray],
+    test: tuple[list[str], np.ndarray],
     seeds: list[int],
     setting: dict,
     desc: str,
     label_names: list[str] | None = None,
 ) -> tuple[dict[int, float], list[float], Any, dict]:
-    """One fastText per seed with `setting`, scored on test: accuracy by seed, training seconds, the last
-    model, and with label_names (multi-label) task.multi_label_metrics, the mean over seeds."""
+    """One fastText per seed with `setting`, scored on test (texts, labels each): accuracy by seed, training
+    seconds, the last model, and with label_names (multi-label) task.multi_label_metrics at each seed's
+    thresholds chosen on dev, the mean over seeds."""
     accuracies, train_seconds, per_seed = {}, [], []
     with tempfile.TemporaryDirectory() as scratch:
-        data = FastTextData(train_texts, train_labels, Path(scratch))
+        data = FastTextData(*train, Path(scratch))
         for seed in seeds:
             start = time.perf_counter()
             model = train_fasttext(data, seed=seed, **setting)
             train_seconds.append(time.perf_counter() - start)
             if label_names:
-                probabilities = fasttext_probabilities(model, test_texts, len(label_names))
-                per_seed.append(multi_label_metrics(probabilities, test_labels, label_names))
+                thresholds = dev_thresholds(fasttext_probabilities(model, dev[0], len(label_names)), dev[1])
+                probabilities = fasttext_probabilities(model, test[0], len(label_names))
+                per_seed.append(multi_label_metrics(probabilities, test[1], label_names, thresholds))
                 accuracies[seed] = per_seed[-1]["exact_match"]
             else:
-                accuracies[seed] = accuracy(fasttext_predict(model, test_texts), test_labels)
+                accuracies[seed] = accuracy(fasttext_predict(model, test[0]), test[1])
             print(f"{desc}: seed {seed}: test accuracy {accuracies[seed]:.4f}, trained in {train_seconds[-1]:.2f} s")
     return accuracies, train_seconds, model, mean_metrics(per_seed) if per_seed else {}
 

@@ -79,13 +79,9 @@ def num_params(model: Any) -> int:
     return int(sum(p.numel() for p in model.model_body.parameters()) + head_params)
 
 
-def label_list(labels: np.ndarray) -> list:
-    return labels.tolist()
-
-
 def fit_head(model: Any, data: SetFitData) -> None:
     """SetFit's classifier phase: the body frozen, the logistic regression fitted on its train embeddings."""
-    model.fit(data.train_texts, label_list(data.train_labels), num_epochs=1, show_progress_bar=False)
+    model.fit(data.train_texts, data.train_labels.tolist(), num_epochs=1, show_progress_bar=False)
 
 
 def score_on_dev(model: Any, data: SetFitData) -> dict:
@@ -130,7 +126,7 @@ def train_with_checkpoints(
             save_strategy="no",
             logging_strategy="no",
         )
-        train = Dataset.from_dict({"text": data.train_texts, "label": label_list(data.train_labels)})
+        train = Dataset.from_dict({"text": data.train_texts, "label": data.train_labels.tolist()})
         trainer = Trainer(model=model, args=args, train_dataset=train, callbacks=[DevCheckpoints()])
-        trainer.train_embeddings(data.train_texts, label_list(data.train_labels), args=args)
+        trainer.train_embeddings(data.train_texts, data.train_labels.tolist(), args=args)
     return figures, weights, model

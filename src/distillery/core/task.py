@@ -2,7 +2,9 @@
 
 Single-label: `label` is an int64 class id per row, the model's decision is the argmax of its logits.
 Multi-label: `label` is a list of 0/1 per row (one per label column), the decision is every label
-whose probability (a sigmoid per label) is above 0.5. Everywhere else the shape tells them apart:
+whose probability (a sigmoid per label) is above 0.5, or above the label's own threshold where one was
+chosen on dev (evaluation/thresholds.py: every reported score and every export). Everywhere else the
+shape tells them apart:
 a label array is [N] for single-label and [N, L] for multi-label. A row that has no label (the
 transfer set's) is -1, or a row of -1.
 
@@ -22,7 +24,7 @@ from distillery.core import paths
 from distillery.core.files import read_json
 
 MULTI_LABEL, SINGLE_LABEL = "multi_label", "single_label"
-THRESHOLD = 0.5  # a label is predicted when its probability is above this
+THRESHOLD = 0.5  # a label is predicted when its probability is above this, unless dev chose another
 
 
 @dataclass(frozen=True)

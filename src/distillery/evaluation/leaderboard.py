@@ -22,6 +22,7 @@ from distillery.evaluation.keys import model_key, pair_key
 from distillery.evaluation.label_metrics import mean_metrics, multi_label_metrics, sigmoid
 from distillery.evaluation.shipped import export_results
 from distillery.evaluation.statistics import accuracy_summary, versus_twin
+from distillery.evaluation.thresholds import decide, dev_thresholds
 from distillery.evaluation.timing import examples_per_second, median_latency_ms
 from distillery.students.bag import bag_models
 from distillery.students.bag import predict as bag_predict
@@ -41,9 +42,12 @@ class Trained:
     score_timed: Callable[[], object]  # scores the timed test texts once (batched)
     score_one: Callable[[int], object]  # scores test text i alone
     folder: Path  # where its metrics.json and history.csv are
+    thresholds: dict[int, np.ndarray] | None = None  # multi-label: each seed's, chosen on its dev logits
 
     def predictions(self, multi_label: bool) -> dict[int, np.ndarray]:
-        """Test decisions by seed: class ids, or 0/1 per label."""
+        """Test decisions by seed: class ids, or 0/1 per label at the seed's thresholds."""
+        if multi_label:
+            return {seed: decide(logits, self.thresholds[seed]) for seed, logits in self.logits.items()}
         return {seed: decisions(logits, multi_label) for seed, logits in self.logits.items()}
 
 
@@ -67,11 +71,23 @@ class Timing:
         return examples_per_second(score_timed, min(self.examples, test_size), self.seconds)
 
 
-def bag_family(role: str, test: pa.Table, timing: Timing) -> Trained:
+def seed_thresholds(
+    models: dict[int, Any], dev_logits: Callable[[Any], np.ndarray], dev: pa.Table | None
+) -> dict[int, np.ndarray] | None:
+    """Each seed's label thresholds, chosen on its dev logits; None without dev (single-label)."""
+    if dev is None:
+        return None
+    truth = label_array(dev["label"])
+    return {seed: dev_thresholds(sigmoid(dev_logits(model)), truth) for seed, model in models.items()}
+
+
+def bag_family(role: str, test: pa.Table, dev: pa.Table | None, timing: Timing) -> Trained:
+    """`dev`: for a multi-label task, the dev split each seed's thresholds are chosen on."""
     models = bag_models(role)
     first = next(iter(models.values()))
     packed = first.pack(test["full_ids"])
     timed = first.pack(test["full_ids"].slice(0, timing.examples))
+    dev_packed = first.pack(dev["full_ids"]) if dev is not None else None
     return Trained(
         logits={seed: bag_predict(model, packed).numpy() for seed, model in models.items()},
         params=parameter_count(first),
@@ -79,14 +95,19 @@ def bag_family(role: str, test: pa.Table, timing: Timing) -> Trained:
         score_timed=lambda: bag_predict(first, timed),
         score_one=lambda i: first(*packed.batch(np.array([i]))),
         folder=paths.trained("bag", role),
+        thresholds=seed_thresholds(models, lambda model: bag_predict(model, dev_packed).numpy(), dev),
     )
 
 
-def encoder_family(arch: str, role: str, test: pa.Table, pad_id: int, timing: Timing) -> Trained:
+def encoder_family(arch: str, role: str, test: pa.Table, dev: pa.Table | None, pad_id: int, timing: Timing) -> Trained:
+    """`dev` as for bag_family."""
     module, folders = architecture(arch), model_folders(arch, role)
     models = {seed: module.load(folder) for seed, folder in folders.items()}
     first = next(iter(models.values()))
     examples = token_examples(test["input_ids"].to_pylist(), label_array(test["label"]), pad_id)
+    dev_examples = (
+        None if dev is None else token_examples(dev["input_ids"].to_pylist(), label_array(dev["label"]), pad_id)
+    )
     first_texts = test.slice(0, timing.examples)
     timed = token_examples(first_texts["input_ids"].to_pylist(), label_array(first_texts["label"]), pad_id)
     with torch.inference_mode():
@@ -97,6 +118,7 @@ def encoder_family(arch: str, role: str, test: pa.Table, pad_id: int, timing: Ti
             score_timed=lambda: predict(first, timed),
             score_one=lambda i: first(*examples.collate(np.array([i]))),
             folder=paths.trained(arch, role),
+            thresholds=seed_thresholds(models, lambda model: predict(model, dev_examples).numpy(), dev),
         )
 
 
@@ -113,11 +135,16 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names
     token_ids = test["input_ids"].to_pylist()
     logits = scorer.logits(token_ids, pad_id, batch_size)
     multi_label = is_multi_label(truth)
-    predictions = decisions(logits, multi_label)
     dev = read_parquet(paths.tokenized("dev"))
-    dev_predictions = decisions(scorer.logits(dev["input_ids"].to_pylist(), pad_id, batch_size), multi_label)
+    dev_logits = scorer.logits(dev["input_ids"].to_pylist(), pad_id, batch_size)
+    multi = {}
+    if multi_label:
+        thresholds = dev_thresholds(sigmoid(dev_logits), label_array(dev["label"]))
+        predictions, dev_predictions = decide(logits, thresholds), decide(dev_logits, thresholds)
+        multi = {"multi_label": multi_label_metrics(sigmoid(logits), truth, label_names, thresholds)}
+    else:
+        predictions, dev_predictions = decisions(logits, False), decisions(dev_logits, False)
     labelled = label_array(read_parquet(paths.logits("test"))["teacher_pred"])
-    multi = {"multi_label": multi_label_metrics(sigmoid(logits), truth, label_names)} if multi_label else {}
     timed = token_ids[: timing.examples]
     return (
         multi
@@ -142,12 +169,13 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names
 def trained_families(test: pa.Table, pad_id: int, timing: Timing) -> dict[str, Trained]:
     """Every architecture's student and twin, by their metrics.json keys."""
     families = {}
+    dev = read_parquet(paths.tokenized("dev")) if is_multi_label(label_array(test["label"])) else None
     for arch in ARCHITECTURES:
         for role in ROLES:
             if arch == "bag":
-                family = bag_family(role, test, timing)
+                family = bag_family(role, test, dev, timing)
             else:
-                family = encoder_family(arch, role, test, pad_id, timing)
+                family = encoder_family(arch, role, test, dev, pad_id, timing)
             families[model_key(arch, role)] = family
     return families
 
@@ -159,7 +187,10 @@ def family_results(
     predictions = family.predictions(is_multi_label(truth))
     multi = {}
     if is_multi_label(truth):
-        per_seed = [multi_label_metrics(sigmoid(logits), truth, label_names) for logits in family.logits.values()]
+        per_seed = [
+            multi_label_metrics(sigmoid(logits), truth, label_names, family.thresholds[seed])
+            for seed, logits in family.logits.items()
+        ]
         multi = {"multi_label": mean_metrics(per_seed)}
     test_size = len(truth)
     return (

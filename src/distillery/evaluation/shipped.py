@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from distillery.core import paths
 from distillery.core.files import read_json, read_parquet
 from distillery.core.paths import ARCHITECTURES
-from distillery.core.task import accuracy, decisions, label_array
+from distillery.core.task import accuracy, label_array
 from distillery.evaluation.label_metrics import multi_label_metrics, sigmoid
 from distillery.evaluation.timing import median_latency_ms
 from distillery.export.predict import Classifier
@@ -32,7 +32,7 @@ def export_results(timing: Timing, label_names: list[str]) -> dict[str, dict]:
         classifier = Classifier(folder, threads=1)
         settings = classifier.config
         logits = classifier.logits(texts)
-        predicted = decisions(logits, classifier.multi_label)
+        predicted = classifier.decide(logits)
         gate = settings["compression"]
         compressed = gate["compressed_ships"]
         timed = texts[: timing.examples]
@@ -51,7 +51,7 @@ def export_results(timing: Timing, label_names: list[str]) -> dict[str, dict]:
             "note": f"{'int8' if compressed else 'fp32'} ONNX, seed {settings['seed']}: {gate['reason']}",
         }
         if classifier.multi_label:
-            row["multi_label"] = multi_label_metrics(sigmoid(logits), truth, label_names)
+            row["multi_label"] = multi_label_metrics(sigmoid(logits), truth, label_names, classifier.thresholds)
         else:
             row["dev_accuracy"] = row["dev_score"]
         results[arch] = row

@@ -4,8 +4,9 @@ MODEL_DIR is a folder written by the export stage (data/export/<name>/). Texts c
 arguments, or from --input FILE (.csv, .tsv, .jsonl, .parquet; --text-column names the column),
 or one per line from standard input. Each text gives one JSON line: the text, the label, and the
 probability of every class, on standard output or in --output FILE. A multi-label model gives
-`labels` (every label whose probability is above 0.5) in place of `label`, and a probability per
-label (a sigmoid each; they need not sum to 1).
+`labels` (every label whose probability is above that label's threshold, chosen on dev by the export
+stage and kept in config.json) in place of `label`, and a probability per label (a sigmoid each; they
+need not sum to 1).
 
 This script needs only the export folder, ONNX Runtime, the `tokenizers` library and numpy (pandas
 for --input): it imports nothing else from this repository, so it can be copied next to the folder.
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 BATCH_SIZE = 256
-THRESHOLD = 0.5  # a multi-label model predicts each label whose probability is above this (as task.py)
+THRESHOLD = 0.5  # a label's threshold when config.json gives none (as task.py)
 TOKEN_BUDGET = 1 << 18  # padded ids in one ONNX Runtime call
 
 
@@ -62,6 +63,8 @@ class Classifier:
         if missing:
             raise UsageError(f"MODEL_DIR '{folder}': no {', '.join(missing)} there; export it again ('dvc repro')")
         self.labels: list[str] = self.config["labels"]
+        chosen = self.config.get("thresholds", {})
+        self.thresholds = np.array([chosen.get(label, THRESHOLD) for label in self.labels])
         self.skip_ids = np.array(self.config["skip_ids"], dtype=np.int64)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -119,6 +122,12 @@ class Classifier:
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def decide(self, logits: np.ndarray) -> np.ndarray:
+        """Class ids [N], or for a multi-label model 0/1 [N, L]: each label above its threshold."""
+        if self.multi_label:
+            return (1.0 / (1.0 + np.exp(-logits)) > self.thresholds).astype(np.int64)
+        return logits.argmax(axis=1)
+
 
 def read_texts(path: Path, column: str, encoding: str = "utf-8") -> list[str]:
     import pandas as pd
@@ -161,11 +170,8 @@ def predictions(classifier: Classifier, texts: list[str], batch_size: int) -> It
         batch = texts[start : start + batch_size]
         for text, probabilities in zip(batch, classifier.probabilities(batch), strict=True):
             if classifier.multi_label:
-                decision = {
-                    "labels": [
-                        label for label, p in zip(classifier.labels, probabilities, strict=True) if p > THRESHOLD
-                    ]
-                }
+                above = probabilities > classifier.thresholds
+                decision = {"labels": [label for label, chosen in zip(classifier.labels, above, strict=True) if chosen]}
             else:
                 decision = {"label": classifier.labels[int(np.argmax(probabilities))]}
             yield (

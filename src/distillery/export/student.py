@@ -20,8 +20,9 @@ from distillery.core import paths
 from distillery.core.errors import DistilleryError
 from distillery.core.files import read_json, read_parquet, write_json
 from distillery.core.params import param, positive
-from distillery.core.task import Task, accuracy, decisions, label_array
+from distillery.core.task import Task, accuracy, label_array
 from distillery.evaluation.label_metrics import macro_f1
+from distillery.evaluation.thresholds import dev_thresholds
 from distillery.evaluation.timing import latencies_ms
 from distillery.export import predict as predict_script
 from distillery.export.bag_onnx import PaddedBag
@@ -147,7 +148,8 @@ def gated_compression(
     through ships, else fp32. (The file that ships, every verdict with its file.)"""
 
     def dev_decisions(name: str) -> np.ndarray:
-        return decisions(Classifier(out, model=name).logits(dev_texts), task.multi_label)
+        classifier = Classifier(out, model=name)
+        return classifier.decide(classifier.logits(dev_texts))
 
     truth, fp32 = label_array(dev["label"]), dev_decisions("model.onnx")
     tried = []
@@ -188,6 +190,10 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     write_config(out, settings)
     pad_id = read_json(paths.VOCAB)["pad_id"]
     difference = check_parity(out, test_texts, served.reference_logits(arch, test, pad_id))
+    if task.multi_label:  # chosen on the fp32 file's dev probabilities; every file tried and predict.py use them
+        chosen = dev_thresholds(Classifier(out).probabilities(dev_texts), label_array(dev["label"]))
+        settings["thresholds"] = dict(zip(task.label_names, chosen.tolist(), strict=True))
+        write_config(out, settings)
 
     candidates = compressed_models(out, tokenizer.unk_token_id, tokenizer.all_special_ids)
     model_file, tried = gated_compression(out, candidates, dev_texts, dev, task)
@@ -196,8 +202,8 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     write_config(out, settings)
     print(f"export: {model_file} ships")
 
-    truth = label_array(test["label"])
-    predicted = decisions(Classifier(out).logits(test_texts), task.multi_label)
+    truth, classifier = label_array(test["label"]), Classifier(out)
+    predicted = classifier.decide(classifier.logits(test_texts))
     info = {
         "arch": arch,
         "teacher": param(params, "teacher.model"),
