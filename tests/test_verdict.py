@@ -96,7 +96,7 @@ def test_the_report_renders_every_section_from_metrics_json() -> None:
     for heading in ("# distillery report", "## Each student against its twin", "## Chosen on dev", "## Verdict"):
         assert heading in report
     assert "Test set: 48 examples, 2 classes (neg, pos)" in report
-    for title in ("transformer twin (hard labels only)", "BiLSTM student (distilled)", "bag student (distilled)"):
+    for title in ("transformer student (distilled)", "BiLSTM twin (hard labels only)", "bag student (distilled)"):
         assert f"| {title} |" in report
     assert "autodidact" not in report
 
@@ -136,3 +136,45 @@ def test_choices_within_devs_noise_are_marked_and_a_small_dev_is_explained(resul
     results["data"]["dev"] = 100_000
     assert "Dev has 100,000 labelled texts" in (big := render_report(results, PARAMS, ["neg", "pos"]))
     assert "can reject only large differences" not in big
+
+
+def test_a_strong_pair_is_no_success_when_the_teacher_was_below_a_baseline_on_dev(results: dict) -> None:
+    results = with_pair(results, 0.04, [0.001, 0.01], (0.02, 0.06))
+    results["teacher"]["dev_accuracy"] = 0.6
+    results["sklearn"]["dev_accuracy"] = 0.9
+    text = verdict(results)
+    assert "Distillation helped" not in text
+    assert "beats its twin by 4.0 points" in text and "that is no success for distillation" in text
+
+
+def test_multi_label_compares_teacher_and_baselines_by_dev_bce(results: dict) -> None:
+    results["teacher"] |= {"multi_label": {}, "dev_bce": 0.335, "dev_accuracy": 0.9, "epochs_trained": 3}
+    results["teacher"]["best_epoch"] = 3
+    results["sklearn"] |= {"dev_bce": 0.28, "dev_accuracy": 0.1}  # exact match would hide it
+    results["fasttext_tuned"] |= {"dev_bce": 0.40, "dev_accuracy": 0.5}
+    (warning,) = warnings(results, PARAMS)
+    assert warning.startswith("The teacher's dev BCE (0.3350) is worse than that of scikit-learn")
+    assert "(BCE (0.2800))" not in warning and "(0.2800)" in warning and "raise teacher.epochs" in warning
+    results["teacher"]["dev_bce"] = 0.2
+    assert warnings(results, PARAMS) == []
+
+
+def test_models_still_improving_at_their_epoch_budget_are_marked(results: dict) -> None:
+    results["teacher"] |= {"epochs_trained": 4, "best_epoch": 4}
+    for name in ("bag_student", "bilstm_twin"):
+        results[name]["best_epoch_per_seed"] = dict(results[name]["epochs_trained_per_seed"])
+    report = render_report(results, PARAMS, ["neg", "pos"])
+    for title in ("teacher", "bag student (distilled)", "BiLSTM twin (hard labels only)"):
+        assert f"| {title} † |" in report
+    assert "| bag twin (hard labels only) |" in report  # it stopped on dev: seed 7 kept epoch 1 of 3
+    note = next(line for line in report.splitlines() if line.startswith("† Still improving"))
+    assert "teacher (epoch 4 of 4); transformer twin (hard labels only) (seed 8: epoch 2 of 2)" in note
+    assert "bag student (distilled) (seed 7: epoch 3 of 3, seed 8: epoch 3 of 3)" in note
+    assert note.endswith("raise `teacher.epochs`, `transformer.epochs`, `bilstm.epochs`, `bag.epochs`.")
+
+    results["teacher"]["best_epoch"] = 3
+    for row in results.values():
+        if "best_epoch_per_seed" in row:
+            row["best_epoch_per_seed"] = {seed: 1 for seed in row["best_epoch_per_seed"]}
+    report = render_report(results, PARAMS, ["neg", "pos"])
+    assert " † |" not in report and "Still improving" not in report

@@ -19,7 +19,7 @@ from distillery.core.params import param, positive
 from distillery.core.paths import ARCHITECTURES, ROLES
 from distillery.core.task import Task, accuracy, decisions, is_multi_label, label_array
 from distillery.evaluation.keys import model_key, pair_key
-from distillery.evaluation.label_metrics import mean_metrics, multi_label_metrics, sigmoid
+from distillery.evaluation.label_metrics import mean_bce, mean_metrics, multi_label_metrics, sigmoid
 from distillery.evaluation.shipped import export_results
 from distillery.evaluation.statistics import accuracy_summary, versus_twin
 from distillery.evaluation.thresholds import decide, dev_thresholds
@@ -141,7 +141,10 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names
     if multi_label:
         thresholds = dev_thresholds(sigmoid(dev_logits), label_array(dev["label"]))
         predictions, dev_predictions = decide(logits, thresholds), decide(dev_logits, thresholds)
-        multi = {"multi_label": multi_label_metrics(sigmoid(logits), truth, label_names, thresholds)}
+        multi = {
+            "multi_label": multi_label_metrics(sigmoid(logits), truth, label_names, thresholds),
+            "dev_bce": mean_bce(sigmoid(dev_logits), label_array(dev["label"])),
+        }
     else:
         predictions, dev_predictions = decisions(logits, False), decisions(dev_logits, False)
     labelled = label_array(read_parquet(paths.logits("test"))["teacher_pred"])

@@ -8,7 +8,7 @@ from distillery.evaluation.statistics import dev_noise
 from distillery.evaluation.thresholds import MIN_POSITIVES
 from distillery.report.serving import serving_choices
 from distillery.report.titles import MODEL_TITLES, REPORT_ORDER
-from distillery.report.verdict import verdict, warnings
+from distillery.report.verdict import budget_bound, budget_param, verdict, warnings
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -38,7 +38,7 @@ def render_report(results: dict, params: dict, label_names: list[str]) -> str:
         ["# distillery report", ""],
         [f"> **Warning.** {warning}\n" for warning in warnings(results, params)],
         setup_section(results, params, label_names),
-        [leaderboard_table(results), ""],
+        [leaderboard_table(results), "", *budget_note(results)],
         serving_section(results),
         multi_label_section(results, label_names),
         twins_section(results),
@@ -116,7 +116,7 @@ def leaderboard_table(results: dict) -> str:
         teacher_labelled = sum(row.get("teacher_labelled_examples", {}).values())
         return f"{labelled:,}" + (f" + {teacher_labelled:,}" if teacher_labelled else "")
 
-    rows = []
+    rows, bound = [], budget_bound(results)
     for name, title in MODEL_TITLES.items():
         if name not in results:  # an export that did not run
             continue
@@ -124,7 +124,7 @@ def leaderboard_table(results: dict) -> str:
         dev, latency, disk = row.get("dev_accuracy"), row.get("latency_ms"), row.get("disk_mb")
         rows.append(
             [
-                title,
+                title + (" †" if name in bound else ""),
                 _accuracy(row),
                 "" if dev is None else f"{dev:.4f}",
                 texts(row),
@@ -147,6 +147,20 @@ def leaderboard_table(results: dict) -> str:
     header += ["Δ vs teacher", "parameters", "size (MB)", "examples/s, batched (vs teacher)"]
     header += ["latency, ms, one text on one thread (speed-up)", "settings"]
     return markdown_table(header, rows)
+
+
+def budget_note(results: dict) -> list[str]:
+    """The footnote to the leaderboard's † rows: models whose epoch budget, not dev, ended their training."""
+    bound = budget_bound(results)
+    if not bound:
+        return []
+    models = "; ".join(f"{MODEL_TITLES[name]} ({seeds})" for name, seeds in bound.items())
+    raise_params = ", ".join(f"`{name}`" for name in dict.fromkeys(budget_param(name) for name in bound))
+    return [
+        f"† Still improving when its epoch budget ran out (the epoch kept was the last one trained, so early "
+        f"stopping on dev never ended it): {models}. It may do better with more epochs: raise {raise_params}.",
+        "",
+    ]
 
 
 def serving_section(results: dict) -> list[str]:

@@ -9,18 +9,61 @@ from distillery.evaluation.keys import model_key, pair_key
 from distillery.evaluation.statistics import standing
 from distillery.report.titles import ARCH_TITLES, MODEL_TITLES
 
+# What says how well a model did on dev, by multi_label: its accuracy; for multi-label its BCE (lower is
+# better), what chose every multi-label model and epoch, since with many labels exact match barely moves.
+DEV_FIGURE = {False: ("dev_accuracy", "dev accuracy"), True: ("dev_bce", "dev BCE")}
+
+
+def dev_score(row: dict, multi_label: bool) -> float:
+    """DEV_FIGURE's figure, higher is better."""
+    key, _ = DEV_FIGURE[multi_label]
+    return -row[key] if multi_label else row[key]
+
 
 def best_baseline(results: dict) -> str:
-    """The tuned baseline with the best dev accuracy."""
-    return max(("fasttext_tuned", "sklearn"), key=lambda name: results[name]["dev_accuracy"])
+    """The tuned baseline with the best dev score."""
+    multi_label = "multi_label" in results["teacher"]
+    return max(("fasttext_tuned", "sklearn"), key=lambda name: dev_score(results[name], multi_label))
+
+
+def teacher_below_baseline(results: dict) -> bool:
+    """Whether the best tuned baseline beat the teacher on dev: then distilling that teacher is not worth it."""
+    multi_label = "multi_label" in results["teacher"]
+    baseline = results[best_baseline(results)]
+    return dev_score(results["teacher"], multi_label) < dev_score(baseline, multi_label)
+
+
+def budget_bound(results: dict) -> dict[str, str]:
+    """The models still improving when their epoch budget ran out (the epoch kept was the last one trained, so
+    the ceiling, not early stopping on dev, ended training), by metrics.json key: which seeds, which epoch."""
+    bound = {}
+    teacher = results["teacher"]
+    if teacher.get("epochs_trained") and teacher["best_epoch"] == teacher["epochs_trained"]:
+        bound["teacher"] = f"epoch {teacher['epochs_trained']} of {teacher['epochs_trained']}"
+    for name in MODEL_TITLES:
+        row = results.get(name, {})
+        trained = row.get("epochs_trained_per_seed")
+        if not trained:
+            continue
+        seeds = [seed for seed, epochs in trained.items() if row["best_epoch_per_seed"][seed] == epochs]
+        if seeds:
+            bound[name] = ", ".join(f"seed {seed}: epoch {trained[seed]} of {trained[seed]}" for seed in seeds)
+    return bound
+
+
+def budget_param(name: str) -> str:
+    """The param that sets a model's epoch budget: teacher.epochs, or its architecture's (bag.epochs, ...)."""
+    return "teacher.epochs" if name == "teacher" else f"{name.rpartition('_')[0]}.epochs"
 
 
 def warnings(results: dict, params: dict) -> list[str]:
     """Problems the user must hear about before any table: a teacher that a one-second baseline beats."""
+    if not teacher_below_baseline(results):
+        return []
     teacher, name = results["teacher"], best_baseline(results)
     baseline, max_length = results[name], param(params, "teacher.max_length")
-    if teacher["dev_accuracy"] >= baseline["dev_accuracy"]:
-        return []
+    multi_label = "multi_label" in teacher
+    key, figure = DEV_FIGURE[multi_label]
     tokens = results["data"]["tokens"]["train"]
     advice = []
     if teacher["epochs_trained"] and teacher["best_epoch"] == teacher["epochs_trained"]:
@@ -37,9 +80,10 @@ def warnings(results: dict, params: dict) -> list[str]:
         )
     advice.append("or try another teacher.model")
     return [
-        f"The teacher's dev accuracy ({teacher['dev_accuracy']:.4f}) is below that of {MODEL_TITLES[name]} "
-        f"({baseline['dev_accuracy']:.4f}), which trains in {baseline['train_seconds']:.1f} s. Distilling a teacher "
-        f"that a classical baseline beats is not worth it. What to try: {'; '.join(advice)}."
+        f"The teacher's {figure} ({teacher[key]:.4f}) is {'worse than' if multi_label else 'below'} that of "
+        f"{MODEL_TITLES[name]} ({baseline[key]:.4f}), which trains in {baseline['train_seconds']:.1f} s. "
+        "Distilling a teacher that a classical baseline beats is not worth it. "
+        f"What to try: {'; '.join(advice)}."
     ]
 
 
@@ -76,7 +120,14 @@ def verdict(results: dict) -> str:
     gap = teacher["accuracy"] - twin["accuracy"]
     closed = f", closing {100 * versus['delta'] / gap:.0f}% of the gap to the teacher" if gap > 0 else ""
     interval = f"[{100 * low:+.1f}, {100 * high:+.1f}]"
-    if points > 0 and every_seed and low > 0:
+    if points > 0 and every_seed and low > 0 and teacher_below_baseline(results):
+        finding = (
+            f"The bag student beats its twin by {points:.1f} points{closed} (McNemar on every seed, and the "
+            f"bootstrap interval {interval}), but that is no success for distillation: its teacher was below "
+            f"{MODEL_TITLES[best_baseline(results)]} on dev (the warning above), so the students learned from a "
+            "teacher that a quick baseline beats."
+        )
+    elif points > 0 and every_seed and low > 0:
         finding = (
             f"Distillation helped: the bag student beats its twin by {points:.1f} points{closed}; "
             "McNemar's test rejects "
