@@ -11,8 +11,9 @@ import torch
 from conftest import run, update_params
 from distillery.core.errors import DistilleryError
 from distillery.teacher.files import BUNDLED_TEACHER, resolve_model
+from distillery.teacher.fine_tune import FineTuning, fine_tune, head_parameters, parameter_groups, start_at_label_priors
 from distillery.teacher.inference import TeacherScorer, check_precision, resolve_precision
-from distillery.teacher.model import load_classifier
+from distillery.teacher.model import classifier_config, load_classifier
 from distillery.teacher.tokens import load_tokenizer, tokenize
 from distillery.training.batching import length_sorted_batches, pad_batch
 
@@ -131,14 +132,13 @@ def test_fine_tune_false_rejects_a_bare_encoder(prepared: Path) -> None:
 
 
 def test_min_steps_raises_the_epochs_of_a_small_training_set() -> None:
-    from distillery.teacher.fine_tune import FineTuning
-
     settings = FineTuning(
         epochs=2,
         patience=1,
         min_steps=300,
         batch_size=32,
         lr=5e-5,
+        head_lr=None,
         warmup_ratio=0.1,
         weight_decay=0.01,
         device="cpu",
@@ -160,3 +160,51 @@ def test_min_steps_hold_off_early_stopping_in_the_shared_loop() -> None:
     flat = lambda model, split: (1.0, 0.5)  # noqa: E731 - dev never improves after the first epoch
     history, kept = fit(model, lambda epoch: (0.0, 0), flat, 1, 1, 10, 1, "flat", min_epochs=6)
     assert len(history) == 6 and kept == 1  # patience 1 would have stopped at epoch 2
+
+
+def tiny_settings(**changes: object) -> FineTuning:
+    base = {"epochs": 1, "patience": 1, "min_steps": 0, "batch_size": 8, "lr": 1e-4, "head_lr": None}
+    base |= {"warmup_ratio": 0.0, "weight_decay": 0.01, "device": "cpu", "checkpoint_steps": 1000}
+    return FineTuning(**(base | changes))
+
+
+def multi_label_rows(rows: int = 40) -> tuple[list[list[int]], np.ndarray]:
+    rng = np.random.default_rng(0)
+    labels = (rng.random((rows, 3)) < [0.5, 0.1, 0.25]).astype(np.int64)
+    labels[:2] = 1  # every label has positives
+    ids = [[2, *rng.integers(5, 40, size=int(rng.integers(3, 12))).tolist(), 3] for _ in range(rows)]
+    return ids, labels
+
+
+def test_a_new_multi_label_head_starts_at_each_labels_log_odds_and_a_trained_one_is_kept(tiny_teacher: Path) -> None:
+    model = load_classifier(str(tiny_teacher), **classifier_config(["a", "b", "c"], multi_label=True))
+    _, labels = multi_label_rows()
+    assert start_at_label_priors(model, labels)
+    assert torch.sigmoid(model.classifier.bias).tolist() == pytest.approx(labels.mean(axis=0).tolist(), abs=1e-6)
+    assert not start_at_label_priors(model, labels[:10])  # its bias is no longer fresh: left as it is
+
+
+def test_the_head_has_its_own_learning_rate_and_no_parameter_is_left_out(tiny_teacher: Path) -> None:
+    model = load_classifier(str(tiny_teacher), **classifier_config(["a", "b", "c"], multi_label=True))
+    assert head_parameters(model) == {"classifier.weight", "classifier.bias"}
+    groups = parameter_groups(model, tiny_settings(lr=1e-4, head_lr=1e-2))
+    grouped = [id(p) for group in groups for p in group["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in model.parameters()) and len(set(grouped)) == len(grouped)
+    for group in groups:
+        in_head = any(p is model.classifier.weight or p is model.classifier.bias for p in group["params"])
+        assert group["lr"] == (1e-2 if in_head else 1e-4)
+        assert group["weight_decay"] == (0.01 if group["params"][0].ndim > 1 else 0.0)
+
+
+@pytest.mark.parametrize("head_lr", [None, 0.5])
+def test_fine_tuning_moves_the_head_at_head_lr(tiny_teacher: Path, tmp_path: Path, head_lr: float | None) -> None:
+    torch.manual_seed(0)
+    model = load_classifier(str(tiny_teacher), **classifier_config(["a", "b", "c"], multi_label=True))
+    body = model.base_model.embeddings.word_embeddings.weight.detach().clone()
+    ids, labels = multi_label_rows()
+    settings = tiny_settings(head_lr=head_lr)
+    model, _ = fine_tune(model, load_tokenizer(str(tiny_teacher)), (ids, labels), (ids, labels), settings, 0, tmp_path)
+    priors = torch.logit(torch.tensor(labels.mean(axis=0), dtype=torch.float32))
+    moved = (model.classifier.bias.detach() - priors).abs().max().item()
+    assert (moved > 0.05) if head_lr else (moved < 0.01)  # 5 steps at 1e-4 move a bias by about 5e-4
+    assert (model.base_model.embeddings.word_embeddings.weight - body).abs().max().item() < 0.01  # the body at lr

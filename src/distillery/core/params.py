@@ -35,7 +35,7 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     "data": {"source", "text_column", "label_column", "encoding", "max_examples", "balance"}
     | {"test_fraction", "dev_fraction", "train_labels", "unlabelled", "unlabelled_text_column", "unlabelled_max"},
     "teacher": {"model", "fine_tune", "max_length", "epochs", "patience", "min_steps", "batch_size", "lr"}
-    | {"warmup_ratio", "weight_decay", "device", "checkpoint_steps", "infer_batch_size", "infer_precision"}
+    | {"head_lr", "warmup_ratio", "weight_decay", "device", "checkpoint_steps", "infer_batch_size", "infer_precision"}
     | {"label_chunk"},
     "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},
     "bag": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}

@@ -32,6 +32,7 @@ class FineTuning:
     min_steps: int  # optimizer steps trained at least, whatever `epochs` says; early stopping waits for them
     batch_size: int
     lr: float
+    head_lr: float | None  # the new classifier head's, where it should differ from the pre-trained body's
     warmup_ratio: float
     weight_decay: float
     device: str
@@ -48,6 +49,7 @@ class FineTuning:
             min_steps=optional_positive(params, "teacher.min_steps") or 0,
             batch_size=positive(params, "teacher.batch_size", int),
             lr=positive(params, "teacher.lr"),
+            head_lr=None if param(params, "teacher.head_lr") is None else positive(params, "teacher.head_lr"),
             warmup_ratio=fraction(params, "teacher.warmup_ratio", low_open=False),
             weight_decay=float(param(params, "teacher.weight_decay")),
             device=device,
@@ -58,6 +60,45 @@ class FineTuning:
         """`epochs`, or more where that many epochs of `examples` are under `min_steps` optimizer steps: with
         few labels an epoch is a few steps, and two of them leave the classifier head at the majority class."""
         return epochs_for_steps(self.epochs, self.min_steps, math.ceil(examples / (self.batch_size * processes)))
+
+
+def head_parameters(model: torch.nn.Module) -> set[str]:
+    """The names of the classifier head's parameters: those outside the pre-trained body (model.base_model)."""
+    body = {id(p) for p in model.base_model.parameters()}
+    return {name for name, p in model.named_parameters() if id(p) not in body}
+
+
+def parameter_groups(model: torch.nn.Module, settings: FineTuning) -> list[dict[str, Any]]:
+    """AdamW's groups: the body at `lr`, the head at `head_lr`; weight decay on matrices only (biases and norm
+    weights, the 1-D parameters, have none: the Trainer's own rule for these models)."""
+    head = head_parameters(model)
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault((name in head, p.ndim > 1), []).append(p)
+    return [
+        {
+            "params": params,
+            "lr": settings.head_lr if in_head else settings.lr,
+            "weight_decay": settings.weight_decay if decayed else 0.0,
+        }
+        for (in_head, decayed), params in sorted(groups.items())
+    ]
+
+
+def start_at_label_priors(model: torch.nn.Module, labels: np.ndarray) -> bool:
+    """Multi-label: set a fresh head's output bias (zeros, as from_pretrained leaves a new head) to each label's
+    log-odds in train, so training starts from the label priors rather than p = 0.5 for every label. At the
+    body's learning rate the bias moves about lr per step: getting a one-in-ten label to its prior (a logit of
+    -2.2) would take far longer than the whole budget. Lin et al. (2017, focal loss) start a rare class so.
+    False when the head's bias is not fresh (a classifier given as the teacher keeps what it learned)."""
+    output = [module for module in model.modules() if isinstance(module, torch.nn.Linear)][-1]
+    if output.out_features != labels.shape[1] or output.bias is None or torch.count_nonzero(output.bias):
+        return False
+    rate = np.clip(labels.mean(axis=0), 1 / (2 * len(labels)), 1 - 1 / (2 * len(labels)))
+    with torch.no_grad():
+        output.bias.copy_(torch.from_numpy(np.log(rate / (1 - rate))).to(output.bias.dtype))
+    return True
 
 
 def fine_tune(
@@ -105,6 +146,8 @@ def fine_tune(
                 control.should_training_stop = False
 
     multi_label = is_multi_label(train[1])
+    if multi_label and start_at_label_priors(model, train[1]):
+        print("train_teacher: the new head starts at each label's log-odds in train")
     epochs = settings.epochs_for(len(train[0]), PartialState().num_processes)
     if epochs > settings.epochs:
         print(
@@ -154,6 +197,10 @@ def fine_tune(
         eval_dataset=examples(*dev),
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=scored,
+        # With head_lr, AdamW gets the head its own rate; without, the Trainer's own optimizer as before.
+        optimizer_cls_and_kwargs=(
+            (torch.optim.AdamW, {"params": parameter_groups(model, settings)}) if settings.head_lr else None
+        ),
         callbacks=[EarlyStoppingAfterMinSteps(early_stopping_patience=settings.patience), SaveEveryNSteps()],
     )
     resume = last_complete_checkpoint(Path(checkpoints))
