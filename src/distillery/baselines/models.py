@@ -77,11 +77,12 @@ def fasttext_predict(model: Any, texts: list[str], num_labels: int | None = None
 
 
 def fasttext_probabilities(model: Any, texts: list[str], num_labels: int) -> np.ndarray:
-    """Each label's probability [N, L] under a one-vs-all model."""
-    predicted, probabilities = model.predict([fasttext_text(text) for text in texts], k=-1, threshold=0.0)
+    """Each label's probability [N, L] under a one-vs-all model. One line at a time through the binding's own
+    predict: fasttext-wheel 0.9.2's list form (multilinePredict) ranks every label right but repeats the top
+    label's probability for all of them, and its Python single-line form fails under numpy 2."""
     result = np.zeros((len(texts), num_labels))
-    for row, (tags, values) in enumerate(zip(predicted, probabilities, strict=True)):
-        for tag, value in zip(tags, values, strict=True):
+    for row, text in enumerate(texts):
+        for value, tag in model.f.predict(fasttext_text(text) + "\n", -1, 0.0, "strict"):
             if tag != NO_LABEL:
                 result[row, int(tag.removeprefix("__label__"))] = value
     return result
