@@ -178,3 +178,20 @@ def test_models_still_improving_at_their_epoch_budget_are_marked(results: dict) 
             row["best_epoch_per_seed"] = {seed: 1 for seed in row["best_epoch_per_seed"]}
     report = render_report(results, PARAMS, ["neg", "pos"])
     assert " † |" not in report and "Still improving" not in report
+
+
+def test_a_multi_label_bag_is_judged_on_macro_f1_by_its_bootstrap_interval(results: dict) -> None:
+    results["teacher"] |= {"multi_label": {}, "dev_bce": 0.2}
+    results["sklearn"] |= {"dev_bce": 0.3}
+    results["fasttext_tuned"] |= {"dev_bce": 0.4}
+    results = with_pair(results, 0.021, [0.01, 0.006], (0.007, 0.034))  # exact match: up, on every seed
+    results["bag_student_vs_twin"] |= {"macro_f1_delta": -0.113, "macro_f1_delta_ci95": [-0.128, -0.097]}
+    text = verdict(results)
+    assert text.startswith("The bag student's macro-F1 is not above its twin's (-11.3 points, interval [-12.8, -9.7])")
+    assert "Likely causes" in text and "McNemar" not in text.split("Likely causes")[0]
+    results["bag_student_vs_twin"] |= {"macro_f1_delta": 0.05, "macro_f1_delta_ci95": [0.02, 0.08]}
+    assert verdict(results).startswith("Distillation helped: the bag student's macro-F1 is 5.0 points above")
+    results["teacher"]["dev_bce"] = 0.35  # now scikit-learn beat it on dev
+    assert "that is no success for distillation" in verdict(results)
+    results["bag_student_vs_twin"] |= {"macro_f1_delta_ci95": [-0.01, 0.08]}
+    assert "does not establish that the teacher helped" in verdict(results)

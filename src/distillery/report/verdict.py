@@ -120,14 +120,17 @@ def verdict(results: dict) -> str:
     gap = teacher["accuracy"] - twin["accuracy"]
     closed = f", closing {100 * versus['delta'] / gap:.0f}% of the gap to the teacher" if gap > 0 else ""
     interval = f"[{100 * low:+.1f}, {100 * high:+.1f}]"
-    if points > 0 and every_seed and low > 0 and teacher_below_baseline(results):
+    helped = points > 0 and every_seed and low > 0
+    if "multi_label" in teacher:
+        finding, helped = multi_label_finding(results)
+    elif helped and teacher_below_baseline(results):
         finding = (
             f"The bag student beats its twin by {points:.1f} points{closed} (McNemar on every seed, and the "
             f"bootstrap interval {interval}), but that is no success for distillation: its teacher was below "
             f"{MODEL_TITLES[best_baseline(results)]} on dev (the warning above), so the students learned from a "
             "teacher that a quick baseline beats."
         )
-    elif points > 0 and every_seed and low > 0:
+    elif helped:
         finding = (
             f"Distillation helped: the bag student beats its twin by {points:.1f} points{closed}; "
             "McNemar's test rejects "
@@ -151,7 +154,7 @@ def verdict(results: dict) -> str:
         )
     else:
         finding = f"The bag student is not better than its twin ({points:+.1f} points): here the teacher did not help."
-    if not (points > 0 and every_seed and low > 0):
+    if not helped:
         finding += " " + likely_causes(results)
     best_name = best_baseline(results)
     best = results[best_name]
@@ -178,6 +181,40 @@ def verdict(results: dict) -> str:
         "the per-seed tests share one test set, so they are not independent replications."
     )
     return " ".join(part for part in (finding, baseline, against_setfit(results), size, caveats) if part)
+
+
+def multi_label_finding(results: dict) -> tuple[str, bool]:
+    """For multi-label data the bag student and its twin are judged on macro-F1 (at each model's dev
+    thresholds), by the paired bootstrap interval: the exact-match rate that McNemar pairs on barely moves
+    with many labels, and can rise while most labels are never predicted. (The finding, and whether it helped.)"""
+    versus = results[pair_key("bag")]
+    points = 100 * versus["macro_f1_delta"]
+    low, high = versus["macro_f1_delta_ci95"]
+    interval = f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+    if points > 0 and low > 0 and teacher_below_baseline(results):
+        return (
+            f"The bag student's macro-F1 is {points:.1f} points above its twin's (bootstrap interval {interval}), "
+            f"but that is no success for distillation: its teacher was below {MODEL_TITLES[best_baseline(results)]} "
+            "on dev (the warning above).",
+            False,
+        )
+    if points > 0 and low > 0:
+        return (
+            f"Distillation helped: the bag student's macro-F1 is {points:.1f} points above its twin's, and the paired "
+            f"bootstrap interval {interval} excludes zero.",
+            True,
+        )
+    if points > 0:
+        return (
+            f"The bag student's macro-F1 is {points:.1f} points above its twin's, but the bootstrap interval "
+            f"{interval} includes zero: this run does not establish that the teacher helped.",
+            False,
+        )
+    return (
+        f"The bag student's macro-F1 is not above its twin's ({points:+.1f} points, interval {interval}): here the "
+        "teacher did not help.",
+        False,
+    )
 
 
 def against_setfit(results: dict) -> str:
