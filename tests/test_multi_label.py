@@ -119,10 +119,10 @@ def test_every_exported_multi_label_student_returns_every_label_above_its_dev_th
     thresholds = config["thresholds"]
     assert sorted(thresholds) == sorted(JIGSAW_LABELS) and config["compression"]["metric"] == "macro_f1"  # int8 gate
 
-    # Chosen on the fp32 file's dev probabilities, and on nothing else: recomputed here from dev alone.
+    # Chosen on the shipped file's dev probabilities, and on nothing else: recomputed here from dev alone.
     dev = pq.read_table(project / "data/prepared/dev.parquet")
-    fp32 = Classifier(folder, model="model.onnx")
-    chosen = dev_thresholds(fp32.probabilities(dev["text"].to_pylist()), np.array(dev["label"].to_pylist()))
+    shipped = Classifier(folder)
+    chosen = dev_thresholds(shipped.probabilities(dev["text"].to_pylist()), np.array(dev["label"].to_pylist()))
     assert [thresholds[name] for name in JIGSAW_LABELS] == pytest.approx(chosen.tolist())
     positives = np.array(dev["label"].to_pylist()).sum(axis=0)
     rare = [name for name, count in zip(JIGSAW_LABELS, positives, strict=True) if count < MIN_POSITIVES]
@@ -132,9 +132,9 @@ def test_every_exported_multi_label_student_returns_every_label_above_its_dev_th
     texts = ["the film was bad and terrible", "a plot", *dev["text"].to_pylist()[:30]]
     result = run(["python", f"data/export/{arch}/predict.py", f"data/export/{arch}", *texts], project)
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    shipped = Classifier(folder).probabilities(texts)  # unrounded: predict.py prints 6 decimals
+    unrounded = shipped.probabilities(texts)  # predict.py prints 6 decimals
     assert len(rows) == len(texts)
-    for row, probabilities in zip(rows, shipped, strict=True):
+    for row, probabilities in zip(rows, unrounded, strict=True):
         assert list(row["probabilities"]) == JIGSAW_LABELS and "label" not in row
         assert list(row["probabilities"].values()) == pytest.approx(probabilities.tolist(), abs=1e-6)
         above = [name for name, p in zip(JIGSAW_LABELS, probabilities, strict=True) if p > thresholds[name]]

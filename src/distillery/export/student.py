@@ -21,8 +21,8 @@ from distillery.core.errors import DistilleryError
 from distillery.core.files import read_json, read_parquet, write_json
 from distillery.core.params import param, positive
 from distillery.core.task import Task, accuracy, label_array
-from distillery.evaluation.label_metrics import macro_f1
-from distillery.evaluation.thresholds import dev_thresholds
+from distillery.evaluation.label_metrics import macro_f1, sigmoid
+from distillery.evaluation.thresholds import decide, dev_thresholds
 from distillery.evaluation.timing import latencies_ms
 from distillery.export import predict as predict_script
 from distillery.export.bag_onnx import PaddedBag
@@ -143,23 +143,31 @@ def compressed_models(out: Path, unk_id: int | None, special_ids: list[int]) -> 
 
 def gated_compression(
     out: Path, candidates: list[tuple[str, str]], dev_texts: list[str], dev: pa.Table, task: Task
-) -> tuple[str, list[dict]]:
+) -> tuple[str, list[dict], np.ndarray | None]:
     """Try each compressed file, the smallest first, against model.onnx on dev; the first the gate lets
-    through ships, else fp32. (The file that ships, every verdict with its file.)"""
+    through ships, else fp32. (The file that ships, every verdict with its file, and for multi-label the
+    shipped file's label thresholds.) Multi-label: each file is judged at its own thresholds, chosen on its
+    own dev probabilities, since those are what predict.py will apply them to."""
+    truth = label_array(dev["label"])
 
-    def dev_decisions(name: str) -> np.ndarray:
+    def dev_decisions(name: str) -> tuple[np.ndarray, np.ndarray | None]:
         classifier = Classifier(out, model=name)
-        return classifier.decide(classifier.logits(dev_texts))
+        logits = classifier.logits(dev_texts)
+        if not task.multi_label:
+            return classifier.decide(logits), None
+        thresholds = dev_thresholds(sigmoid(logits), truth)
+        return decide(logits, thresholds), thresholds
 
-    truth, fp32 = label_array(dev["label"]), dev_decisions("model.onnx")
+    fp32, fp32_thresholds = dev_decisions("model.onnx")
     tried = []
     for what, name in candidates:
-        verdict = gate(truth, fp32, dev_decisions(name), task.multi_label, what)
+        decisions, thresholds = dev_decisions(name)
+        verdict = gate(truth, fp32, decisions, task.multi_label, what)
         tried.append(verdict.to_json() | {"model": name})
         print(f"export: {name}: {verdict.reason}")
         if verdict.compressed_ships:
-            return name, tried
-    return "model.onnx", tried
+            return name, tried, thresholds
+    return "model.onnx", tried, fp32_thresholds
 
 
 def single_text_latency_ms(folder: Path, texts: list[str]) -> dict:
@@ -190,15 +198,13 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     write_config(out, settings)
     pad_id = read_json(paths.VOCAB)["pad_id"]
     difference = check_parity(out, test_texts, served.reference_logits(arch, test, pad_id))
-    if task.multi_label:  # chosen on the fp32 file's dev probabilities; every file tried and predict.py use them
-        chosen = dev_thresholds(Classifier(out).probabilities(dev_texts), label_array(dev["label"]))
-        settings["thresholds"] = dict(zip(task.label_names, chosen.tolist(), strict=True))
-        write_config(out, settings)
 
     candidates = compressed_models(out, tokenizer.unk_token_id, tokenizer.all_special_ids)
-    model_file, tried = gated_compression(out, candidates, dev_texts, dev, task)
+    model_file, tried, thresholds = gated_compression(out, candidates, dev_texts, dev, task)
     compression = tried[-1]  # the verdict on the file that ships, or the last refused
     settings |= {"model": ship(out, model_file), "compression": compression, "compression_tried": tried}
+    if thresholds is not None:  # the shipped file's, chosen on its dev probabilities; predict.py applies them
+        settings["thresholds"] = dict(zip(task.label_names, thresholds.tolist(), strict=True))
     write_config(out, settings)
     print(f"export: {model_file} ships")
 
