@@ -67,7 +67,7 @@ def warnings(results: dict, params: dict) -> list[str]:
     key, figure = DEV_FIGURE[multi_label]
     tokens = results["data"]["tokens"]["train"]
     advice = []
-    if teacher["epochs_trained"] and teacher["best_epoch"] == teacher["epochs_trained"]:
+    if "teacher" in budget_bound(results):
         advice.append(
             f"it was still improving at its last epoch ({teacher['epochs_trained']}): raise teacher.epochs, "
             "or teacher.lr"
