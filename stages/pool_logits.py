@@ -13,8 +13,8 @@ from distillery.core.files import read_json, read_parquet, staged_outputs, write
 from distillery.core.params import load_params
 from distillery.core.task import read_task
 from distillery.teacher import checkpoints
-from distillery.teacher.fine_tune import is_main_process
 from distillery.teacher.labelling import label_in_chunks
+from distillery.teacher.processes import is_main_process
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Writes data/teacher/ in save_pretrained format (model and tokenizer), with id2label/label2id (and
 problem_type multi_label_classification, BCE, for multi-label data), and training.json: the dev
-accuracy after each epoch, the epochs trained and the epoch kept.
+accuracy after each epoch, the epochs trained, the epoch kept and its cooldown (steps, dev, kept).
 Checkpoints go to .checkpoints/train_teacher-<key>/ every `teacher.checkpoint_steps` steps: a killed
 run resumes from the last one when `dvc repro` runs it again, and they are deleted once the outputs exist.
 Scale out with `accelerate launch stages/train_teacher.py` or `torchrun stages/train_teacher.py`.
@@ -14,8 +14,9 @@ from distillery.core.files import read_parquet, staged_outputs, write_json
 from distillery.core.params import load_params, param
 from distillery.core.task import label_array, read_task
 from distillery.teacher.checkpoints import checkpoint_dir, remove
-from distillery.teacher.fine_tune import FineTuning, fine_tune, is_main_process
+from distillery.teacher.fine_tune import FineTuning, fine_tune
 from distillery.teacher.model import check_fine_tuned, classifier_config, load_classifier
+from distillery.teacher.processes import is_main_process
 from distillery.teacher.tokens import load_tokenizer
 from distillery.training.loop import seed_everything
 
@@ -51,9 +52,15 @@ def main() -> None:
             seed,
             checkpoints,
         )
+        cooled = training.get("cooldown")
         print(
             f"train_teacher: trained {training['epochs_trained']} epochs, kept epoch {training['best_epoch']} "
             f"(dev accuracy per epoch {training['dev_accuracy_per_epoch']})"
+            + (
+                f"; cooled down {cooled['steps']} steps: dev {cooled['dev_accuracy']}, kept: {cooled['kept']}"
+                if cooled
+                else ""
+            )
         )
     else:
         model = load_classifier(model_name)

@@ -8,8 +8,8 @@ from distillery.core.errors import run_stage
 from distillery.core.files import read_json, staged_outputs, write_parquet
 from distillery.core.params import load_params
 from distillery.core.task import read_task
-from distillery.teacher.fine_tune import is_main_process
 from distillery.teacher.labelling import label_texts
+from distillery.teacher.processes import is_main_process
 
 
 def main() -> None:

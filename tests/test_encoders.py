@@ -3,6 +3,7 @@ shared torch loop that trains them."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -110,11 +111,29 @@ def test_the_torch_loop_distils_a_bilstm_and_keeps_the_best_dev_epoch() -> None:
     torch.manual_seed(0)
     model = bilstm.BiLSTMClassifier(20, 8, None, 8, 8, 2)
     budget = Budget(
-        n_seeds=1, epochs=6, patience=2, min_steps=0, batch_size=16, lr=0.02, weight_decay=0, warmup_ratio=0
+        n_seeds=1, epochs=6, patience=2, min_steps=0, batch_size=16, lr=0.02, weight_decay=0, warmup_ratio=0, cooldown=0
     )
-    history, best = train_seed(model, train, {"dev": dev, "test": dev}, Loss("kl", 2.0), budget, 0, "toy")
+    history, best, _ = train_seed(model, train, {"dev": dev, "test": dev}, Loss("kl", 2.0), budget, 0, "toy")
     assert history[best - 1]["dev_acc"] == max(row["dev_acc"] for row in history) > 0.9
     assert all(row["train_acc"] == 0 for row in history)  # no labelled rows: nothing to count
+
+
+def test_a_higher_epoch_ceiling_changes_no_epoch_it_shares_and_the_kept_epoch_cools_down() -> None:
+    """The rate holds until dev stops it: the ceiling bounds time, and the epochs two ceilings share are the same."""
+    rng = np.random.default_rng(0)
+    (train_ids, train_labels), (dev_ids, dev_labels) = toy_task(200, rng), toy_task(80, rng)
+    train, dev = token_examples(train_ids, train_labels, 0), token_examples(dev_ids, dev_labels, 0)
+    runs = {}
+    for epochs, cooldown in ((2, 0.0), (4, 0.5)):
+        torch.manual_seed(0)
+        model = bilstm.BiLSTMClassifier(20, 8, None, 8, 8, 2)
+        budget = Budget(1, epochs, None, 0, 16, 0.01, 0, warmup_ratio=0.1, cooldown=cooldown)
+        runs[epochs] = train_seed(model, train, {"dev": dev, "test": dev}, Loss("kl", 1.0), budget, 0, "toy")
+    assert runs[2].history == runs[4].history[:2] and runs[2].cooldown is None
+    cooled = runs[4].cooldown
+    assert cooled["steps"] == math.ceil(0.5 * runs[4].best_epoch * 13)  # 13 batches of 16 an epoch
+    kept = runs[4].history[runs[4].best_epoch - 1]
+    assert cooled["kept"] == (cooled["dev_acc"] > kept["dev_acc"])
 
 
 def test_hidden_cosine_loss_known_values_and_rows_without_a_target() -> None:

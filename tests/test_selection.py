@@ -41,9 +41,9 @@ def test_the_loop_keeps_the_first_of_equally_good_epochs_and_stops_after_patienc
     def evaluate(_: torch.nn.Module, split: str) -> tuple[float, float]:
         return (0.0, next(dev_accuracy)) if split == "dev" else (0.0, 1.0)  # test figures never choose
 
-    history, kept = fit(model, train_epoch, evaluate, 1, 1, epochs=5, patience=2, desc="test")
+    history, kept, cooldown = fit(model, train_epoch, evaluate, 1, 1, epochs=5, patience=2, desc="test")
     assert kept == 2 and len(history) == 4  # epoch 3 ties epoch 2; epoch 4 ends the patience of 2
-    assert model.weight.item() == 1.0  # the kept epoch's weights are restored
+    assert model.weight.item() == 1.0 and cooldown is None  # the kept epoch's weights are restored
 
 
 def test_seeds_shares_and_settings_are_chosen_by_the_same_rule() -> None:

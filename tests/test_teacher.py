@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,7 @@ def test_min_steps_raises_the_epochs_of_a_small_training_set() -> None:
         lr=5e-5,
         head_lr=None,
         warmup_ratio=0.1,
+        cooldown=0.2,
         weight_decay=0.01,
         device="cpu",
         checkpoint_steps=60,
@@ -158,13 +160,13 @@ def test_min_steps_hold_off_early_stopping_in_the_shared_loop() -> None:
     assert epochs_for_steps(1, 150, 16) == 10 and epochs_for_steps(1, 150, 270) == 1 and epochs_for_steps(3, 0, 5) == 3
     model = torch.nn.Linear(1, 1)
     flat = lambda model, split: (1.0, 0.5)  # noqa: E731 - dev never improves after the first epoch
-    history, kept = fit(model, lambda epoch: (0.0, 0), flat, 1, 1, 10, 1, "flat", min_epochs=6)
+    history, kept, _ = fit(model, lambda epoch: (0.0, 0), flat, 1, 1, 10, 1, "flat", min_epochs=6)
     assert len(history) == 6 and kept == 1  # patience 1 would have stopped at epoch 2
 
 
 def tiny_settings(**changes: object) -> FineTuning:
     base = {"epochs": 1, "patience": 1, "min_steps": 0, "batch_size": 8, "lr": 1e-4, "head_lr": None}
-    base |= {"warmup_ratio": 0.0, "weight_decay": 0.01, "device": "cpu", "checkpoint_steps": 1000}
+    base |= {"warmup_ratio": 0.0, "cooldown": 0.0, "weight_decay": 0.01, "device": "cpu", "checkpoint_steps": 1000}
     return FineTuning(**(base | changes))
 
 
@@ -208,3 +210,28 @@ def test_fine_tuning_moves_the_head_at_head_lr(tiny_teacher: Path, tmp_path: Pat
     moved = (model.classifier.bias.detach() - priors).abs().max().item()
     assert (moved > 0.05) if head_lr else (moved < 0.01)  # 5 steps at 1e-4 move a bias by about 5e-4
     assert (model.base_model.embeddings.word_embeddings.weight - body).abs().max().item() < 0.01  # the body at lr
+
+
+def test_the_teacher_cools_down_its_kept_epoch_and_a_new_run_resumes_after_the_held_phase(
+    tiny_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    ids, labels = multi_label_rows()
+    classes = labels[:, 0]  # two classes, single-label
+    settings = tiny_settings(epochs=3, cooldown=0.5, lr=1e-3)
+    weights, summaries = [], []
+    for _ in range(2):  # the second run finds the first's checkpoints, as a killed stage's re-run would
+        torch.manual_seed(0)
+        model = load_classifier(str(tiny_teacher), **classifier_config(["a", "b"], multi_label=False))
+        model, summary = fine_tune(
+            model, load_tokenizer(str(tiny_teacher)), (ids, classes), (ids, classes), settings, 0, tmp_path
+        )
+        weights.append({name: value.clone() for name, value in model.state_dict().items()})
+        summaries.append(summary)
+    assert "the rate's held phase ended before" in capsys.readouterr().out
+    summary = summaries[0]
+    assert summary == summaries[1] and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert summary["steps_per_epoch"] == 5 and 1 <= summary["best_epoch"] <= summary["epochs_trained"] <= 3
+    cooled = summary["cooldown"]
+    assert cooled["steps"] == math.ceil(0.5 * 5 * summary["best_epoch"])
+    held_accuracy = summary["dev_accuracy_per_epoch"][summary["best_epoch"] - 1]
+    assert cooled["kept"] == (cooled["dev_accuracy"] > held_accuracy)

@@ -24,7 +24,7 @@ _reads: set[str] = set()
 
 # The keys every architecture that reads word order has in its section (encoders.Budget and losses.Loss).
 ENCODER_KEYS = {"n_seeds", "epochs", "patience", "batch_size", "lr", "weight_decay", "warmup_ratio", "transfer", "pool"}
-ENCODER_KEYS |= {"min_steps"}
+ENCODER_KEYS |= {"min_steps", "cooldown"}
 ENCODER_KEYS |= {"loss", "temperature", "alpha", "model"}  # model: the architecture's own keys
 
 # Every key params.yaml may hold: top-level keys, and the keys of each section. The keys below
@@ -35,8 +35,8 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     "data": {"source", "text_column", "label_column", "encoding", "max_examples", "balance"}
     | {"test_fraction", "dev_fraction", "train_labels", "unlabelled", "unlabelled_text_column", "unlabelled_max"},
     "teacher": {"model", "fine_tune", "max_length", "epochs", "patience", "min_steps", "batch_size", "lr"}
-    | {"head_lr", "warmup_ratio", "weight_decay", "device", "checkpoint_steps", "infer_batch_size", "infer_precision"}
-    | {"label_chunk"},
+    | {"head_lr", "warmup_ratio", "cooldown", "weight_decay", "device", "checkpoint_steps", "infer_batch_size"}
+    | {"infer_precision", "label_chunk"},
     "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},
     "bag": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}
     | {"alpha", "transfer", "pool"},

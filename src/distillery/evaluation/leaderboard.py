@@ -213,6 +213,7 @@ def family_results(
             "train_accuracy": trained["train_accuracy"],
             "agreement_with_teacher": float(np.mean([accuracy(p, teacher_pred) for p in predictions.values()])),
         }
+        | ({"cooldown_per_seed": trained["cooldown_per_seed"]} if "cooldown_per_seed" in trained else {})
     )
 
 

@@ -246,13 +246,15 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
         f"{noise_note(results, [t['dev_accuracy'] for t in results['sklearn']['trials']])}.",
         setfit_choice(results),
         f"- Teacher: trained {teacher['epochs_trained']} epochs, kept epoch {teacher['best_epoch']} (best dev "
-        f"accuracy; at most {param(params, 'teacher.epochs')} epochs, patience {param(params, 'teacher.patience')}).",
+        f"accuracy; at most {param(params, 'teacher.epochs')} epochs, patience {param(params, 'teacher.patience')})"
+        f"{cooldown_note(teacher.get('cooldown'))}.",
         f"- Bag models, epochs trained per seed (at most {param(params, 'bag.epochs')}, patience "
         f"{param(params, 'bag.patience')}): student {_setting(bag['epochs_trained_per_seed'])}; "
         f"twin {_setting(bag_twin['epochs_trained_per_seed'])}.",
         *[
             f"- {MODEL_TITLES[name]}: epochs trained per seed {_setting(results[name]['epochs_trained_per_seed'])}, "
-            f"kept {_setting(results[name]['best_epoch_per_seed'])}."
+            f"kept {_setting(results[name]['best_epoch_per_seed'])}"
+            f"{cooldown_note(results[name].get('cooldown_per_seed'))}."
             for name in encoders
         ],
         "- The defaults in params.yaml (lr, recipe, temperature, alpha, transfer, epochs, n_iter) come from the "
@@ -260,6 +262,17 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
         dev_size_note(results),
         "",
     ]
+
+
+def cooldown_note(cooldown: dict | None) -> str:
+    """What the cooldown of the kept epoch's weights did (training/schedule.py): the teacher's, or one per seed."""
+    if not cooldown:
+        return ""
+    if "steps" in cooldown:
+        verdict = "dev kept the cooled weights" if cooldown["kept"] else "dev kept the epoch's own"
+        return f", then cooled down for {cooldown['steps']} steps ({verdict})"
+    runs = {seed: f"{run['steps']} steps, {'kept' if run['kept'] else 'not kept'}" for seed, run in cooldown.items()}
+    return f", then cooled down: {_setting(runs)}"
 
 
 def noise_note(results: dict, dev_scores: list[float]) -> str:

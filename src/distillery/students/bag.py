@@ -21,7 +21,7 @@ from distillery.core.errors import DistilleryError
 from distillery.core.params import optional_positive, param, positive
 from distillery.core.task import is_multi_label, labelled
 from distillery.students.bag_kernel import LOSS_KINDS, sgd_epoch
-from distillery.training.loop import fit, logit_scores
+from distillery.training.loop import Fitted, fit, logit_scores
 from distillery.training.losses import Loss
 
 
@@ -207,8 +207,9 @@ def train(
     settings: Settings,
     seed: int,
     desc: str,
-) -> tuple[list[dict[str, float]], int]:
-    """The shared loop (training.fit), with an epoch of the compiled SGD kernel as its step.
+) -> Fitted:
+    """The shared loop (training.fit), with an epoch of the compiled SGD kernel as its step, and no cooldown:
+    fastText's rate falls linearly over `bag.epochs`, and an epoch of the bag costs seconds.
 
     Returns the per-epoch history and the kept epoch (the best on dev). Rows labelled -1 (the
     transfer set) count in the loss but not in the training accuracy.

@@ -22,8 +22,9 @@ from distillery.core.errors import DistilleryError
 from distillery.core.params import fraction, optional_positive, param, positive
 from distillery.core.task import Task, is_multi_label, labelled
 from distillery.training.batching import pad_batch
-from distillery.training.loop import Examples, fit, scores, shuffled_batches, torch_epoch
+from distillery.training.loop import Examples, Fitted, fit, scores, shuffled_batches, torch_epoch
 from distillery.training.losses import TWIN_LOSS, Loss
+from distillery.training.schedule import cooldown_steps, cooling, held, warmup_steps
 from distillery.training.steps import epochs_for_steps
 
 ARCHITECTURES = {"bilstm": "distillery.students.bilstm", "transformer": "distillery.students.transformer"}
@@ -49,6 +50,7 @@ class Budget:
     lr: float
     weight_decay: float
     warmup_ratio: float
+    cooldown: float  # the cooldown's steps, as a share of the steps that trained the kept epoch (schedule.py)
 
     @classmethod
     def from_params(cls, params: dict, section: str) -> Budget:
@@ -61,6 +63,7 @@ class Budget:
             lr=positive(params, f"{section}.lr"),
             weight_decay=fraction(params, f"{section}.weight_decay", low_open=False),
             warmup_ratio=fraction(params, f"{section}.warmup_ratio", low_open=False),
+            cooldown=fraction(params, f"{section}.cooldown", low_open=False),
         )
 
 
@@ -105,25 +108,27 @@ def train_seed(
     budget: Budget,
     seed: int,
     desc: str,
-) -> tuple[list[dict[str, float]], int]:
-    """AdamW, linear warmup then linear decay to 0 over the most epochs allowed; the shared loop does the rest."""
+) -> Fitted:
+    """AdamW, its rate warmed up, then held until dev stops improving, then cooled down (schedule.py); the
+    shared loop does the rest."""
     rng = np.random.default_rng(seed)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=budget.lr, weight_decay=budget.weight_decay)
     steps_per_epoch = math.ceil(train.size / budget.batch_size)
-    epochs = epochs_for_steps(budget.epochs, budget.min_steps, steps_per_epoch)
-    total = steps_per_epoch * epochs
-    warmup = int(budget.warmup_ratio * total)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return budget.lr * (step + 1) / warmup
-        return budget.lr * max(0.0, (total - step) / max(total - warmup, 1))
+    rate = held(budget.lr, warmup_steps(budget.warmup_ratio, budget.min_steps, steps_per_epoch))
 
     def one_epoch(epoch: int) -> tuple[float, int]:
         batches = shuffled_batches(train.lengths, budget.batch_size, rng)
         start = (epoch - 1) * steps_per_epoch
-        return torch_epoch(model, train, batches, loss, optimizer, lambda b: lr_at(start + b))
+        return torch_epoch(model, train, batches, loss, optimizer, lambda b: rate(start + b))
+
+    def cool_down(kept_epoch: int) -> int:
+        steps = cooldown_steps(budget.cooldown, kept_epoch * steps_per_epoch)
+        batches = []
+        while len(batches) < steps:
+            batches += shuffled_batches(train.lengths, budget.batch_size, rng)
+        torch_epoch(model, train, batches[:steps], loss, optimizer, cooling(budget.lr, steps))
+        return steps
 
     return fit(
         model,
@@ -131,11 +136,13 @@ def train_seed(
         lambda model, split: scores(model, splits[split]),
         train.size,
         int(labelled(train.labels).sum()),
-        epochs,
+        epochs_for_steps(budget.epochs, budget.min_steps, steps_per_epoch),
         budget.patience,
         desc,
         multi_label=is_multi_label(train.labels),
         min_epochs=epochs_for_steps(0, budget.min_steps, steps_per_epoch),
+        optimizer=optimizer,
+        cool_down=cool_down if budget.cooldown > 0 else None,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import torch
 from distillery.core.errors import DistilleryError
 from distillery.core.params import fraction, optional_positive, param, positive
 from distillery.core.task import accuracy, decisions, is_multi_label
+from distillery.training.schedule import cooldown_steps, warmup_steps
+from distillery.training.selection import DevScore, choose_on_dev
 from distillery.training.steps import epochs_for_steps
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -34,6 +37,7 @@ class FineTuning:
     lr: float
     head_lr: float | None  # the new classifier head's, where it should differ from the pre-trained body's
     warmup_ratio: float
+    cooldown: float  # the cooldown's steps, as a share of the steps that trained the kept epoch (schedule.py)
     weight_decay: float
     device: str
     checkpoint_steps: int
@@ -51,6 +55,7 @@ class FineTuning:
             lr=positive(params, "teacher.lr"),
             head_lr=None if param(params, "teacher.head_lr") is None else positive(params, "teacher.head_lr"),
             warmup_ratio=fraction(params, "teacher.warmup_ratio", low_open=False),
+            cooldown=fraction(params, "teacher.cooldown", low_open=False),
             weight_decay=float(param(params, "teacher.weight_decay")),
             device=device,
             checkpoint_steps=positive(params, "teacher.checkpoint_steps", int),
@@ -110,25 +115,106 @@ def fine_tune(
     seed: int,
     checkpoints: Path,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """AdamW with linear warmup and decay, dynamic padding, length-grouped batches; `epochs` at most.
+    """AdamW warmed up, held at its rate, then cooled down (schedule.py); dynamic padding, length-grouped batches.
 
     Dev accuracy is measured after every epoch (for multi-label labels [N, L], the model's
     problem_type, it is the exact-match rate, and dev loss, the mean BCE, chooses instead: with
-    rare labels, exact match barely moves). Training stops once the choosing figure has not improved
-    for `patience` epochs (counted once `min_steps` steps are done), and the model of the best epoch is
-    the one returned, with a summary of the run.
-    A checkpoint is written to `checkpoints` every `checkpoint_steps` steps and at each epoch's end;
-    when one is there already, training resumes from it (weights, optimizer, schedule, RNG, early
-    stopping's count), so a killed run picks up where it was.
+    rare labels, exact match barely moves). The rate holds until the choosing figure has not improved
+    for `patience` epochs (counted once `min_steps` steps are done) or `epochs` have run; the best
+    epoch's weights then cool down for `cooldown` of the steps they trained, and dev chooses between
+    them and the cooled weights. Returns that model, with a summary of the run.
+    Checkpoints go to `checkpoints` every `checkpoint_steps` steps and at each epoch's end, and the held
+    phase's result to checkpoints/held; a run that finds them resumes where it was (weights, optimizer,
+    schedule, RNG, early stopping's count), so a killed run picks up where it was.
     """
-    from accelerate import PartialState
-    from transformers import (
-        DataCollatorWithPadding,
-        EarlyStoppingCallback,
-        Trainer,
-        TrainerCallback,
-        TrainingArguments,
+    multi_label = is_multi_label(train[1])
+    data = _Data(tokenizer, train, dev)
+    held_dir = checkpoints / "held"
+    if (held_dir / "summary.json").exists():
+        print(f"train_teacher: the rate's held phase ended before; its kept epoch is in {held_dir}")
+        model.load_state_dict(torch.load(held_dir / "model.pt", weights_only=True))
+        summary = json.loads((held_dir / "summary.json").read_text())
+    else:
+        if multi_label and start_at_label_priors(model, train[1]):
+            print("train_teacher: the new head starts at each label's log-odds in train")
+        summary = _hold(model, data, settings, seed, checkpoints)
+    if settings.cooldown == 0:
+        return model, summary
+    steps = cooldown_steps(settings.cooldown, summary["best_epoch"] * summary["steps_per_epoch"])
+    held_weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    cooled = _cool_down(model, data, settings, seed, steps, checkpoints)
+    held_dev = DevScore(summary["dev_accuracy_per_epoch"][summary["best_epoch"] - 1], summary["best_dev_loss"])
+    kept = choose_on_dev([held_dev, DevScore(cooled["eval_accuracy"], cooled["eval_loss"])], multi_label) == 1
+    if not kept:
+        model.load_state_dict(held_weights)
+    summary["cooldown"] = {
+        "steps": steps,
+        "dev_accuracy": round(cooled["eval_accuracy"], 6),
+        "dev_loss": round(cooled["eval_loss"], 6),
+        "kept": kept,
+    }
+    return model, summary
+
+
+@dataclass(frozen=True)
+class _Data:
+    tokenizer: Any
+    train: tuple[list[list[int]], np.ndarray]
+    dev: tuple[list[list[int]], np.ndarray]
+
+
+def _trainer(model: torch.nn.Module, data: _Data, settings: FineTuning, seed: int, **phase: Any) -> Any:
+    """A Trainer on the data, with the arguments both phases share and the phase's own (`phase`)."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    multi_label = is_multi_label(data.train[1])
+
+    def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
+        # BCE (multi-label) takes float targets, cross-entropy a class id.
+        targets = labels.astype(np.float32).tolist() if multi_label else labels.tolist()
+        return [{"input_ids": row, "labels": target} for row, target in zip(ids, targets, strict=True)]
+
+    def scored(prediction: Any) -> dict[str, float]:
+        predicted = decisions(prediction.predictions, multi_label)
+        return {"accuracy": accuracy(predicted, prediction.label_ids.astype(np.int64))}
+
+    callbacks = phase.pop("callbacks", [])
+    args = TrainingArguments(
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size * 4,
+        learning_rate=settings.lr,
+        weight_decay=settings.weight_decay,
+        optim="adamw_torch",
+        train_sampling_strategy="group_by_length",
+        seed=seed,
+        data_seed=seed,
+        use_cpu=settings.device == "cpu",
+        report_to="none",
+        logging_steps=50,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        **phase,
     )
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=examples(*data.train),
+        eval_dataset=examples(*data.dev),
+        data_collator=DataCollatorWithPadding(data.tokenizer),
+        compute_metrics=scored,
+        # With head_lr, AdamW gets the head its own rate; without, the Trainer's own optimizer as before.
+        optimizer_cls_and_kwargs=(
+            (torch.optim.AdamW, {"params": parameter_groups(model, settings)}) if settings.head_lr else None
+        ),
+        callbacks=callbacks,
+    )
+
+
+def _hold(model: torch.nn.Module, data: _Data, settings: FineTuning, seed: int, checkpoints: Path) -> dict[str, Any]:
+    """The rate warmed up, then held, an epoch at a time, until dev stops improving; the best epoch is loaded and
+    written to checkpoints/held with the optimizer's state then (for the cooldown). Returns the run's summary."""
+    from accelerate import PartialState
+    from transformers import EarlyStoppingCallback, TrainerCallback
 
     class SaveEveryNSteps(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -145,39 +231,24 @@ def fine_tune(
                 self.early_stopping_patience_counter = 0
                 control.should_training_stop = False
 
-    multi_label = is_multi_label(train[1])
-    if multi_label and start_at_label_priors(model, train[1]):
-        print("train_teacher: the new head starts at each label's log-odds in train")
-    epochs = settings.epochs_for(len(train[0]), PartialState().num_processes)
+    multi_label = is_multi_label(data.train[1])
+    examples, processes = len(data.train[0]), PartialState().num_processes
+    epochs = settings.epochs_for(examples, processes)
     if epochs > settings.epochs:
         print(
-            f"train_teacher: {len(train[0])} examples make {epochs} epochs the fewest with teacher.min_steps "
+            f"train_teacher: {examples} examples make {epochs} epochs the fewest with teacher.min_steps "
             f"{settings.min_steps} optimizer steps (teacher.epochs is {settings.epochs})"
         )
-
-    def examples(ids: list[list[int]], labels: np.ndarray) -> list[dict[str, Any]]:
-        # BCE (multi-label) takes float targets, cross-entropy a class id.
-        targets = labels.astype(np.float32).tolist() if multi_label else labels.tolist()
-        return [{"input_ids": row, "labels": target} for row, target in zip(ids, targets, strict=True)]
-
-    def scored(prediction: Any) -> dict[str, float]:
-        predicted = decisions(prediction.predictions, multi_label)
-        return {"accuracy": accuracy(predicted, prediction.label_ids.astype(np.int64))}
-
-    args = TrainingArguments(
+    steps_per_epoch = math.ceil(examples / (settings.batch_size * processes))
+    trainer = _trainer(
+        model,
+        data,
+        settings,
+        seed,
         output_dir=str(checkpoints),
         num_train_epochs=epochs,
-        per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.batch_size * 4,
-        learning_rate=settings.lr,
-        weight_decay=settings.weight_decay,
-        warmup_steps=settings.warmup_ratio,
-        lr_scheduler_type="linear",
-        optim="adamw_torch",
-        train_sampling_strategy="group_by_length",
-        seed=seed,
-        data_seed=seed,
-        use_cpu=settings.device == "cpu",
+        warmup_steps=warmup_steps(settings.warmup_ratio, settings.min_steps, steps_per_epoch),
+        lr_scheduler_type="constant_with_warmup",
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=1,  # with load_best_model_at_end, the best checkpoint is kept as well
@@ -185,25 +256,9 @@ def fine_tune(
         load_best_model_at_end=True,
         metric_for_best_model="loss" if multi_label else "accuracy",
         greater_is_better=not multi_label,
-        report_to="none",
-        logging_steps=50,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=examples(*train),
-        eval_dataset=examples(*dev),
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=scored,
-        # With head_lr, AdamW gets the head its own rate; without, the Trainer's own optimizer as before.
-        optimizer_cls_and_kwargs=(
-            (torch.optim.AdamW, {"params": parameter_groups(model, settings)}) if settings.head_lr else None
-        ),
         callbacks=[EarlyStoppingAfterMinSteps(early_stopping_patience=settings.patience), SaveEveryNSteps()],
     )
-    resume = last_complete_checkpoint(Path(checkpoints))
+    resume = last_complete_checkpoint(checkpoints)
     if resume is not None:
         print(f"train_teacher: resuming from {resume} (step {resume.name.split('-')[-1]})")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -214,7 +269,41 @@ def fine_tune(
     summary = {"dev_accuracy_per_epoch": dev_accuracy, "epochs_trained": len(dev_accuracy), "best_epoch": best_epoch}
     if multi_label:
         summary["dev_loss_per_epoch"] = dev_loss
-    return trainer.model, summary
+    summary |= {"best_dev_loss": dev_loss[best_epoch - 1], "steps_per_epoch": steps_per_epoch}
+    held_dir = checkpoints / "held"
+    if PartialState().is_main_process:  # the summary last: once it is there, a new run goes to the cooldown
+        held_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), held_dir / "model.pt")
+        shutil.copy(Path(trainer.state.best_model_checkpoint) / "optimizer.pt", held_dir / "optimizer.pt")
+        (held_dir / "summary.json").write_text(json.dumps(summary))
+    PartialState().wait_for_everyone()
+    return summary
+
+
+def _cool_down(
+    model: torch.nn.Module, data: _Data, settings: FineTuning, seed: int, steps: int, checkpoints: Path
+) -> dict[str, float]:
+    """`steps` more steps from the held phase's kept weights and its optimizer's state then, the rate falling
+    linearly from its peak to zero. Returns the Trainer's dev figures after them (eval_loss, eval_accuracy)."""
+    trainer = _trainer(
+        model,
+        data,
+        settings,
+        seed,
+        output_dir=str(checkpoints / "cooldown"),
+        max_steps=steps,
+        lr_scheduler_type="linear",
+        eval_strategy="no",
+        save_strategy="steps",
+        save_steps=settings.checkpoint_steps,
+        save_total_limit=1,
+    )
+    trainer.create_optimizer()  # the Trainer's own, as the held phase had: its saved state fits it
+    trainer.optimizer.load_state_dict(torch.load(checkpoints / "held" / "optimizer.pt", weights_only=True))
+    resume = last_complete_checkpoint(checkpoints / "cooldown")
+    print(f"train_teacher: cooling down for {steps} steps" + (f", resuming from {resume}" if resume else ""))
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    return trainer.evaluate()
 
 
 def last_complete_checkpoint(directory: Path) -> Path | None:
@@ -227,10 +316,3 @@ def last_complete_checkpoint(directory: Path) -> Path | None:
             continue  # killed while saving
         return candidate
     return None
-
-
-def is_main_process() -> bool:
-    """True in a plain run, and in the first process under accelerate launch / torchrun."""
-    from accelerate import PartialState
-
-    return PartialState().is_main_process

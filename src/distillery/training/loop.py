@@ -2,16 +2,19 @@
 
 A model, the loss and how a batch is built are what differ between them. `fit` runs the epochs,
 measures dev (and test, recorded and never looked at) after each, stops once dev accuracy has not
-improved for `patience` epochs and keeps the weights of the best dev epoch. `torch_epoch` is one
+improved for `patience` epochs and keeps the weights of the best dev epoch, which may then cool down
+(schedule.py) and are kept cooled where dev says so. `torch_epoch` is one
 epoch of plain torch training; the bag swaps in its compiled kernel for that part only
 (bag_kernel.py), and tests/test_student.py shows the two take the same steps.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -132,6 +135,19 @@ def logit_scores(logits: torch.Tensor, labels: np.ndarray) -> tuple[float, float
     return loss, float(np.mean(correct(decisions(logits.numpy(), multi_label), labels)))
 
 
+class Fitted(NamedTuple):
+    """What `fit` did: the per-epoch history, the kept epoch (the best on dev while the rate held), and the
+    cooldown's figures (None without one): its steps, its dev and test loss and accuracy, and whether dev
+    kept the cooled weights."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    cooldown: dict[str, Any] | None
+
+
+CoolDown = Callable[[int], int]  # the kept epoch -> the steps it trained, from the kept weights
+
+
 def fit(
     model: torch.nn.Module,
     train_epoch: Callable[[int], tuple[float, int]],
@@ -143,15 +159,19 @@ def fit(
     desc: str,
     multi_label: bool = False,
     min_epochs: int = 0,
-) -> tuple[list[dict[str, float]], int]:
+    optimizer: torch.optim.Optimizer | None = None,
+    cool_down: CoolDown | None = None,
+) -> Fitted:
     """At most `epochs` epochs of train_epoch(epoch) -> (loss sum, correct labelled rows), stopping once
     the epoch chosen on dev (selection.choose_on_dev) has not changed for `patience` epochs (None: never;
     never before `min_epochs` either);
     the model ends with the weights of that epoch. evaluate(model, split) -> (loss, accuracy) for dev and test.
+    With `cool_down`, those weights then cool down, `optimizer` back at its state of that epoch (Adam's
+    moments for those weights), and dev chooses between them and the cooled weights.
 
-    Returns the per-epoch history (test columns are recorded, never looked at) and the kept epoch.
+    Returns the per-epoch history (test columns are recorded, never looked at), the kept epoch and the cooldown.
     """
-    history, best, best_epoch = [], None, 0
+    history, best, best_state, best_epoch = [], None, None, 0
     for epoch in tqdm(range(1, epochs + 1), desc=desc, unit="epoch"):
         total_loss, right = train_epoch(epoch)
         (dev_loss, dev_acc), (test_loss, test_acc) = evaluate(model, "dev"), evaluate(model, "test")
@@ -169,10 +189,22 @@ def fit(
         dev_scores = [DevScore(row["dev_acc"], row["dev_loss"]) for row in history]
         if choose_on_dev(dev_scores, multi_label) == len(history) - 1:
             best, best_epoch = {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch
+            best_state = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
         elif patience is not None and epoch >= min_epochs and epoch - best_epoch >= patience:
             break
     model.load_state_dict(best)
-    return history, best_epoch
+    if cool_down is None:
+        return Fitted(history, best_epoch, None)
+    if optimizer is not None:
+        optimizer.load_state_dict(best_state)
+    steps = cool_down(best_epoch)
+    (dev_loss, dev_acc), (test_loss, test_acc) = evaluate(model, "dev"), evaluate(model, "test")
+    held = history[best_epoch - 1]
+    kept = choose_on_dev([DevScore(held["dev_acc"], held["dev_loss"]), DevScore(dev_acc, dev_loss)], multi_label) == 1
+    if not kept:
+        model.load_state_dict(best)
+    cooldown = {"steps": steps, "dev_loss": dev_loss, "dev_acc": dev_acc, "test_loss": test_loss}
+    return Fitted(history, best_epoch, cooldown | {"test_acc": test_acc, "kept": kept})
 
 
 def seed_everything(seed: int) -> None:

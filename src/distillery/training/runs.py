@@ -19,17 +19,29 @@ from distillery.training.selection import DevScore
 
 @dataclass
 class SeedRun:
-    """One seed's trained model (the weights of its kept epoch), its per-epoch history and the kept epoch."""
+    """One seed's trained model (the weights it kept), its per-epoch history, the kept epoch and the cooldown of
+    that epoch's weights (loop.Fitted)."""
 
     model: torch.nn.Module
     history: list[dict[str, float]]
     best_epoch: int
+    cooldown: dict | None = None
+
+    @property
+    def kept(self) -> dict[str, float]:
+        """The dev figures of the weights kept: the cooled ones where dev chose them, else the kept epoch's."""
+        held = self.history[self.best_epoch - 1]
+        return self.cooldown if self.cooldown and self.cooldown["kept"] else held
 
     def log(self, name: str, seed: int) -> None:
-        kept = self.history[self.best_epoch - 1]
+        cooled = ""
+        if self.cooldown:
+            verdict = "kept" if self.cooldown["kept"] else "not kept"
+            cooled = f", cooled down {self.cooldown['steps']} steps ({verdict}: dev {self.cooldown['dev_acc']:.4f})"
         print(
-            f"{name} seed {seed}: trained {len(self.history)} epochs, kept epoch {self.best_epoch} "
-            f"(dev accuracy {kept['dev_acc']:.4f}, train accuracy {kept['train_acc']:.4f})"
+            f"{name} seed {seed}: trained {len(self.history)} epochs, kept epoch {self.best_epoch}{cooled} "
+            f"(dev accuracy {self.kept['dev_acc']:.4f}, train accuracy "
+            f"{self.history[self.best_epoch - 1]['train_acc']:.4f})"
         )
 
 
@@ -71,13 +83,15 @@ def teacher_logits_for(table: pa.Table, logits_path: Path) -> np.ndarray:
 
 
 def seeds_summary(runs: dict[int, SeedRun], labelled: int, teacher_labelled: dict[str, int]) -> dict:
-    """metrics.json of a training stage: per seed, the epochs trained and kept, and the kept epoch's dev figures;
+    """metrics.json of a training stage: per seed, the epochs trained and kept, the kept weights' dev figures and
+    the cooldown (its steps, and whether dev kept it);
     the labelled texts it trained on, and the teacher-labelled ones from each set ({"transfer": n, "pool": n})."""
-    kept = {seed: run.history[run.best_epoch - 1] for seed, run in runs.items()}
-    return {
+    kept = {seed: run.kept for seed, run in runs.items()}
+    train_accuracy = np.mean([run.history[run.best_epoch - 1]["train_acc"] for run in runs.values()])
+    summary = {
         "best_epoch_per_seed": {str(seed): run.best_epoch for seed, run in runs.items()},
         "epochs_trained_per_seed": {str(seed): len(run.history) for seed, run in runs.items()},
-        "train_accuracy": round(float(np.mean([row["train_acc"] for row in kept.values()])), 6),
+        "train_accuracy": round(float(train_accuracy), 6),
         "dev_accuracy_per_seed": {str(seed): round(row["dev_acc"], 6) for seed, row in kept.items()},
         "dev_loss_per_seed": {str(seed): round(row["dev_loss"], 6) for seed, row in kept.items()},
         "params": sum(p.numel() for p in next(iter(runs.values())).model.parameters()),
@@ -85,6 +99,11 @@ def seeds_summary(runs: dict[int, SeedRun], labelled: int, teacher_labelled: dic
         "labelled_examples": labelled,
         "teacher_labelled_examples": teacher_labelled,
     }
+    if any(run.cooldown for run in runs.values()):
+        summary["cooldown_per_seed"] = {
+            str(seed): {key: run.cooldown[key] for key in ("steps", "kept")} for seed, run in runs.items()
+        }
+    return summary
 
 
 def mean_dev(summary: dict) -> DevScore:
