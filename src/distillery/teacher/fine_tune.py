@@ -158,6 +158,8 @@ def fine_tune(
 
 @dataclass(frozen=True)
 class _Data:
+    """What both phases train and score on: token ids with their labels, and the tokenizer that pads them."""
+
     tokenizer: Any
     train: tuple[list[list[int]], np.ndarray]
     dev: tuple[list[list[int]], np.ndarray]
