@@ -136,7 +136,7 @@ def test_training_learns_a_separable_toy_task(recipe: str, batch_size: int) -> N
     bigger_batches = {"lr": 4.0, "epochs": 8} if batch_size > 1 else {}
     settings = toy_settings(recipe, batch_size=batch_size, **bigger_batches)
     split = Split(data, labels)
-    history, best = train(model, data, teacher, labels, split, split, Loss("kl", 2.0), settings, seed=0, desc="toy")
+    history, best, _ = train(model, data, teacher, labels, split, split, Loss("kl", 2.0), settings, seed=0, desc="toy")
     assert len(history) == settings.epochs
     assert history[best - 1]["dev_acc"] == 1.0
     assert history[-1]["train_loss"] < history[0]["train_loss"]
@@ -148,7 +148,7 @@ def test_the_kept_model_is_the_best_dev_epoch_not_the_last() -> None:
     noisy = labels.copy()
     noisy[::3] = 1 - noisy[::3]  # a third of the training labels flipped: later epochs fit the noise
     model = BagOfEmbeddings(20, 8, 2)
-    history, best = train(
+    history, best, _ = train(
         model, data, np.zeros((200, 2)), noisy, dev, dev, Loss("ce"), toy_settings(lr=2.0, epochs=6), 0, "toy"
     )
     dev_accuracies = [row["dev_acc"] for row in history]
@@ -161,7 +161,7 @@ def test_training_stops_when_dev_accuracy_plateaus() -> None:
     split = Split(data, labels)
     model = BagOfEmbeddings(20, 8, 2)
     settings = toy_settings(epochs=30, patience=2)
-    history, best = train(model, data, np.zeros((200, 2)), labels, split, split, Loss("ce"), settings, 0, "toy")
+    history, best, _ = train(model, data, np.zeros((200, 2)), labels, split, split, Loss("ce"), settings, 0, "toy")
     assert history[best - 1]["dev_acc"] == 1.0  # reached early; nothing can beat it, so two more epochs and stop
     assert len(history) == best + 2 < 30
 
@@ -195,7 +195,8 @@ def test_transfer_rows_do_not_count_in_training_accuracy() -> None:
     teacher = np.eye(2)[labels] * 4 - 2
     model = BagOfEmbeddings(20, 8, 2)
     split = Split(data, labels)
-    history, _ = train(model, data, teacher, mixed_labels, split, split, Loss("kl", 2.0, 0.5), toy_settings(), 0, "t")
+    loss = Loss("kl", 2.0, 0.5)
+    history = train(model, data, teacher, mixed_labels, split, split, loss, toy_settings(), 0, "t").history
     assert 0.5 < history[-1]["train_acc"] <= 1.0
 
 
