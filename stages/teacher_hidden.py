@@ -15,7 +15,7 @@ from distillery.core.errors import run_stage
 from distillery.core.files import read_json, read_parquet, staged_outputs, write_parquet
 from distillery.core.params import load_params, param, positive
 from distillery.teacher.hidden import mean_hidden_states
-from distillery.teacher.model import load_classifier
+from distillery.teacher.model import load_trained_teacher
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     needed = param(params, "transformer.beta") != 0
     if not needed:
         print("teacher_hidden: transformer.beta is 0, so no student reads hidden states; none computed")
-    teacher = load_classifier(f"./{paths.TEACHER}") if needed else None
+    teacher = load_trained_teacher(f"./{paths.TEACHER}") if needed else None
     pad_id, batch_size = read_json(paths.VOCAB)["pad_id"], positive(params, "teacher.infer_batch_size", int)
     with staged_outputs(paths.HIDDEN) as out:
         for name, examples in texts.items():

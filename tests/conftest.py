@@ -225,6 +225,15 @@ def project(tmp_path: Path, tiny_teacher: Path) -> Path:
     return make_project(tmp_path / "project", tiny_teacher)
 
 
+@pytest.fixture
+def prepared(project: Path) -> Path:
+    """The tiny project with its data prepared and tokenized: ready for train_teacher."""
+    run(["python", "stages/teacher_source.py"], project)
+    run(["python", "stages/prepare.py"], project)
+    run(["python", "stages/tokenize_texts.py"], project)
+    return project
+
+
 TEACHER_SIDE = ["example_data", "prepare", "tokenize_texts", "train_teacher", "teacher_logits", "teacher_hidden"]
 TEACHER_SIDE += ["augment", "transfer_logits", "pool", "pool_logits"]
 STUDENT_SIDE = ["distil_bag", "twin_bag", "train_fasttext", "compare", "export@bag"]

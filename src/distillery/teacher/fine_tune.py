@@ -143,7 +143,7 @@ def fine_tune(
     steps = cooldown_steps(settings.cooldown, summary["best_epoch"] * summary["steps_per_epoch"])
     held_weights = {name: value.detach().clone() for name, value in model.state_dict().items()}
     cooled = _cool_down(model, data, settings, seed, steps, checkpoints)
-    held_dev = DevScore(summary["dev_accuracy_per_epoch"][summary["best_epoch"] - 1], summary["best_dev_loss"])
+    held_dev = kept_dev_score(summary)
     kept = choose_on_dev([held_dev, DevScore(cooled["eval_accuracy"], cooled["eval_loss"])], multi_label) == 1
     if not kept:
         model.load_state_dict(held_weights)
@@ -154,6 +154,14 @@ def fine_tune(
         "kept": kept,
     }
     return model, summary
+
+
+def kept_dev_score(summary: dict[str, Any]) -> DevScore:
+    """The dev figures of the weights a run kept: the cooled ones where dev kept them, else the held epoch's."""
+    cooled = summary.get("cooldown")
+    if cooled and cooled["kept"]:
+        return DevScore(cooled["dev_accuracy"], cooled["dev_loss"])
+    return DevScore(summary["dev_accuracy_per_epoch"][summary["best_epoch"] - 1], summary["best_dev_loss"])
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from distillery.core.files import read_parquet, write_parquet
 from distillery.core.params import param, positive
 from distillery.core.task import Task, accuracy, decisions, label_array, label_column
 from distillery.teacher.inference import TeacherScorer
-from distillery.teacher.model import load_classifier
+from distillery.teacher.model import load_trained_teacher
 
 
 def logits_table(ids: pa.Array, logits: np.ndarray, multi_label: bool) -> pa.Table:
@@ -28,7 +28,7 @@ def logits_table(ids: pa.Array, logits: np.ndarray, multi_label: bool) -> pa.Tab
 def teacher_scorer(params: dict) -> TeacherScorer:
     """The trained teacher (data/teacher), ready to score at teacher.infer_precision on teacher.device."""
     precision = str(param(params, "teacher.infer_precision"))
-    return TeacherScorer(load_classifier(f"./{paths.TEACHER}"), str(param(params, "teacher.device")), precision)
+    return TeacherScorer(load_trained_teacher(f"./{paths.TEACHER}"), str(param(params, "teacher.device")), precision)
 
 
 def label_texts(params: dict, inputs: dict[str, str], pad_id: int, task: Task, stage: str) -> dict[str, pa.Table]:

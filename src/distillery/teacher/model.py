@@ -14,9 +14,20 @@ from distillery.teacher.files import hub_error, resolve_model
 def load_classifier(name: str, **config: Any) -> torch.nn.Module:
     from transformers import AutoModelForSequenceClassification
 
+    return _load(AutoModelForSequenceClassification, name, **config)
+
+
+def load_encoder(name: str, **config: Any) -> torch.nn.Module:
+    """The encoder alone, without a classifier head (a probe's)."""
+    from transformers import AutoModel
+
+    return _load(AutoModel, name, **config)
+
+
+def _load(auto_class: Any, name: str, **config: Any) -> torch.nn.Module:
     try:
         # trust_remote_code stays off: a checkpoint's own Python code never runs here.
-        return AutoModelForSequenceClassification.from_pretrained(resolve_model(name), **config)
+        return auto_class.from_pretrained(resolve_model(name), **config)
     except pickle.UnpicklingError:
         raise DistilleryError(
             f"teacher.model: '{name}' has a pickle checkpoint (pytorch_model.bin) holding more than tensors; "
@@ -25,6 +36,13 @@ def load_classifier(name: str, **config: Any) -> torch.nn.Module:
         ) from None
     except (OSError, ValueError) as error:
         raise hub_error(name, error) from None
+
+
+def load_trained_teacher(directory: str) -> torch.nn.Module:
+    """What train_teacher wrote: a fine-tuned classifier, or a probe (probe.py) when its head file is there."""
+    from distillery.teacher.probe import is_probe, load_probe
+
+    return load_probe(directory) if is_probe(directory) else load_classifier(directory)
 
 
 def parameter_count(model: torch.nn.Module) -> int:
