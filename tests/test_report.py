@@ -12,7 +12,7 @@ from distillery.evaluation.leaderboard import rounded
 from distillery.evaluation.statistics import mcnemar_p, paired_bootstrap_ci
 from distillery.evaluation.timing import examples_per_second
 from distillery.report.plots import plot_learning_curves
-from distillery.report.render import markdown_table, p_value, serving_section
+from distillery.report.render import markdown_table, p_value, serving_section, teacher_note
 from distillery.report.serving import budget_ceiling, serving_choices
 
 
@@ -113,3 +113,25 @@ def test_the_export_to_serve_is_the_best_on_dev_within_each_budget_never_the_bes
 
 def test_no_export_no_serving_section() -> None:
     assert serving_section({"teacher": {}}) == []
+
+
+def test_the_teacher_note_says_how_it_was_made_and_what_each_method_scored_on_dev() -> None:
+    params = {"teacher": {"epochs": 10, "patience": 1}}
+    probe = {
+        "method": "probe",
+        "pooling": {"mode": "mean", "normalize": True},
+        "C": 10.0,
+        "dev_per_C": {"1.0": {"accuracy": 0.8, "loss": 0.5}, "10.0": {"accuracy": 0.85, "loss": 0.4}},
+        "dev_per_method": {"finetune": {"accuracy": 0.83, "loss": 0.45}, "probe": {"accuracy": 0.85, "loss": 0.4}},
+    }
+    note = teacher_note(probe, params)
+    assert "a probe, the encoder frozen (mean pooling, normalised)" in note and "C 10.0" in note
+    assert "dev accuracy per C of `teacher.probe_c`: 1.0 0.8000, 10.0 0.8500" in note
+    assert "dev accuracy chose it among `teacher.method`: finetune 0.8300, probe 0.8500" in note
+    multi = probe | {"multi_label": {}}
+    assert "dev loss chose it among `teacher.method`: finetune 0.4500, probe 0.4000" in teacher_note(multi, params)
+    fine_tuned = {"method": "finetune", "epochs_trained": 4, "best_epoch": 3, "dev_per_method": {"finetune": {}}}
+    assert (
+        teacher_note(fine_tuned, params)
+        == "- Teacher: fine-tuned 4 epochs, kept epoch 3 (best dev; at most 10 epochs, patience 1)."
+    )

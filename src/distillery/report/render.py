@@ -245,9 +245,7 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
         f"{len(results['sklearn']['trials'])} settings of `baselines.sklearn_grid`"
         f"{noise_note(results, [t['dev_accuracy'] for t in results['sklearn']['trials']])}.",
         setfit_choice(results),
-        f"- Teacher: trained {teacher['epochs_trained']} epochs, kept epoch {teacher['best_epoch']} (best dev "
-        f"accuracy; at most {param(params, 'teacher.epochs')} epochs, patience {param(params, 'teacher.patience')})"
-        f"{cooldown_note(teacher.get('cooldown'))}.",
+        teacher_note(teacher, params),
         f"- Bag models, epochs trained per seed (at most {param(params, 'bag.epochs')}, patience "
         f"{param(params, 'bag.patience')}): student {_setting(bag['epochs_trained_per_seed'])}; "
         f"twin {_setting(bag_twin['epochs_trained_per_seed'])}.",
@@ -262,6 +260,33 @@ def chosen_on_dev_section(results: dict, params: dict) -> list[str]:
         dev_size_note(results),
         "",
     ]
+
+
+def teacher_note(teacher: dict, params: dict) -> str:
+    """How the teacher was made (teacher.method) and, where several methods were tried, what each scored on dev."""
+    method = teacher.get("method", "finetune")
+    figure = "loss" if "multi_label" in teacher else "accuracy"  # what chose, as selection.choose_on_dev
+    if method == "probe":
+        pooling = teacher["pooling"]
+        per_c = {c: f"{score[figure]:.4f}" for c, score in teacher["dev_per_C"].items()}
+        made = (
+            f"- Teacher: a probe, the encoder frozen ({pooling['mode']} pooling"
+            f"{', normalised' if pooling['normalize'] else ''}) under logistic regression, C {teacher['C']} "
+            f"(dev {figure} per C of `teacher.probe_c`: {_setting(per_c)})"
+        )
+    elif method == "as_is":
+        made = "- Teacher: taken as it is (`teacher.fine_tune: false`)"
+    else:
+        made = (
+            f"- Teacher: fine-tuned {teacher['epochs_trained']} epochs, kept epoch {teacher['best_epoch']} (best dev; "
+            f"at most {param(params, 'teacher.epochs')} epochs, patience {param(params, 'teacher.patience')})"
+            f"{cooldown_note(teacher.get('cooldown'))}"
+        )
+    tried = teacher.get("dev_per_method", {})
+    if len(tried) > 1:
+        figures = {name: f"{score[figure]:.4f}" for name, score in tried.items()}
+        made += f"; dev {figure} chose it among `teacher.method`: {_setting(figures)}"
+    return made + "."
 
 
 def cooldown_note(cooldown: dict | None) -> str:
