@@ -32,8 +32,9 @@ from distillery.core.task import accuracy, decisions
 from distillery.export.onnx_graph import export_onnx
 from distillery.export.predict import Classifier
 from distillery.export.student import compressed_models, served_student
+from distillery.students.backbones import token_tables
 from distillery.teacher.inference import int8_scorer
-from distillery.teacher.model import load_classifier
+from distillery.teacher.model import load_trained_teacher
 from distillery.teacher.tokens import load_tokenizer
 from distillery.training.batching import pad_batch
 
@@ -48,12 +49,13 @@ def every_form(folder: Path, scratch: Path, window: int) -> Path:
     copy = scratch / folder.name
     shutil.copytree(folder, copy)
     settings = Classifier(copy).config
+    tokens = token_tables(settings["kind"])
     if not (copy / FORMS["fp32"]).exists():
-        served = served_student(settings["kind"], str(settings["seed"]), window)
+        served = served_student(settings["kind"], str(settings["seed"]), tokens.max_length or window)
         export_onnx(served.graph, copy / FORMS["fp32"], served.example, served.input_names)
     shipped = (copy / settings["model"]).read_bytes()
     tokenizer = load_tokenizer(str(copy))
-    compressed_models(copy, tokenizer.unk_token_id, tokenizer.all_special_ids)
+    compressed_models(copy, tokenizer.unk_token_id, tokenizer.all_special_ids, tokens)
     if (copy / settings["model"]).read_bytes() != shipped:
         raise SystemExit(f"{folder}: {settings['model']} made again differs from the shipped one; run 'dvc repro'")
     return copy
@@ -89,9 +91,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     tokenizer = load_tokenizer("data/teacher")
-    teacher = load_classifier("data/teacher").eval()
+    teacher = load_trained_teacher("data/teacher").eval()
     window = yaml.safe_load(Path("params.yaml").read_text())["teacher"]["max_length"]  # as in the pipeline
-    teacher_int8 = int8_scorer(load_classifier("data/teacher"))  # on torch's 1 thread
+    teacher_int8 = int8_scorer(load_trained_teacher("data/teacher"))  # on torch's 1 thread
 
     @torch.inference_mode()
     def teacher_logits(texts: list[str]) -> np.ndarray:

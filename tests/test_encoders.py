@@ -45,7 +45,7 @@ def layer_weights(model: torch.nn.Module, index: int) -> dict[str, torch.Tensor]
 @pytest.mark.parametrize("kind", ["bert", "distilbert", "roberta"])
 def test_cutting_copies_exactly_the_chosen_layers(kind: str) -> None:
     teacher = tiny_classifier(kind)
-    student = transformer.cut_layers(teacher, [0, 3], "./teacher")
+    student = transformer.cut_layers(teacher, [0, 3], "./teacher", "teacher.model")
     assert student.__class__ is teacher.__class__ and student.config.num_hidden_layers == 2
     for new, old in ((0, 0), (1, 3)):
         chosen, copied = layer_weights(teacher, old), layer_weights(student, new)
@@ -59,7 +59,9 @@ def test_cutting_copies_exactly_the_chosen_layers(kind: str) -> None:
 def test_a_cut_student_reloads_as_a_standard_model(tmp_path: Path) -> None:
     from transformers import AutoModelForSequenceClassification
 
-    student = transformer.TransformerClassifier(transformer.cut_layers(tiny_classifier("bert"), [1, 2], "t"))
+    student = transformer.TransformerClassifier(
+        transformer.cut_layers(tiny_classifier("bert"), [1, 2], "t", "teacher.model")
+    )
     transformer.save(student, tmp_path / "student")
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "student").eval()
     ids, mask = torch.tensor([[2, 7, 9, 3], [2, 5, 3, 0]]), torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
@@ -70,13 +72,13 @@ def test_a_cut_student_reloads_as_a_standard_model(tmp_path: Path) -> None:
 
 def test_an_architecture_without_selectable_layers_is_refused_by_name() -> None:
     with pytest.raises(DistilleryError, match=r"teacher.model: 'gpt-teacher' is a gpt2 model"):
-        transformer.cut_layers(tiny_classifier("gpt2"), [0], "gpt-teacher")
+        transformer.cut_layers(tiny_classifier("gpt2"), [0], "gpt-teacher", "teacher.model")
 
 
 @pytest.mark.parametrize("layers", [[4], [], [-1]])
 def test_layers_outside_the_teacher_are_refused(layers: list[int]) -> None:
-    with pytest.raises(DistilleryError, match=r"transformer.model.layers' must list layers of the teacher, 0 to 3"):
-        transformer.cut_layers(tiny_classifier("bert"), layers, "t")
+    with pytest.raises(DistilleryError, match=r"transformer.model.layers' must list layers of 't', 0 to 3"):
+        transformer.cut_layers(tiny_classifier("bert"), layers, "t", "teacher.model")
 
 
 def test_bilstm_ignores_padding_and_round_trips(tmp_path: Path) -> None:
@@ -146,7 +148,9 @@ def test_hidden_cosine_loss_known_values_and_rows_without_a_target() -> None:
 def test_beta_pulls_the_students_hidden_states_towards_the_teachers() -> None:
     """Only the cosine term (alpha 0, the teacher's logits equal the student's): it alone must move the weights."""
     torch.manual_seed(0)
-    model = transformer.TransformerClassifier(transformer.cut_layers(tiny_classifier("bert"), [0], "t"))
+    model = transformer.TransformerClassifier(
+        transformer.cut_layers(tiny_classifier("bert"), [0], "t", "teacher.model")
+    )
     ids = [[2, 5, 6, 7, 3], [2, 8, 9, 3]]
     examples = token_examples(ids, np.array([0, 1]), 0)
     with torch.no_grad():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from distillery.core import paths
+from distillery.core.files import write_json, write_parquet
 from distillery.evaluation.leaderboard import Timing, encoder_family
 from distillery.students import bilstm
 
@@ -25,8 +26,13 @@ def test_an_encoder_is_scored_on_every_test_text_and_timed_on_the_first_few(
     rows = 600  # more than two of predict's batches of 256
     ids = [rng.integers(1, 20, size=rng.integers(1, 9)).tolist() for _ in range(rows)]
     test = pa.table({"input_ids": pa.array(ids, pa.list_(pa.int32())), "label": pa.array(rng.integers(0, 2, rows))})
+    for folder in (paths.TOKENIZED, paths.student_tokens("bilstm")):
+        folder.mkdir(parents=True)
+    write_parquet(test, paths.tokenized("test"))
+    write_json({"pad_id": 0}, paths.VOCAB)
+    write_json({"backbone": "teacher"}, paths.student_tokens("bilstm") / "source.json")
 
-    family = encoder_family("bilstm", "student", test, dev=None, pad_id=0, timing=Timing(examples=300, seconds=0.01))
+    family = encoder_family("bilstm", "student", multi_label=False, timing=Timing(examples=300, seconds=0.01))
 
     assert family.logits[7].shape == (rows, 2)
     assert Timing(300, 0.01).throughput(family.score_timed, rows) > 0

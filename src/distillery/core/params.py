@@ -39,7 +39,8 @@ KNOWN_PARAMS: dict[str, set[str] | None] = {
     | {"head_lr", "warmup_ratio", "cooldown", "weight_decay", "device", "checkpoint_steps", "infer_batch_size"}
     | {"infer_precision", "label_chunk"},
     "augment": {"p_mask", "p_pos", "p_ng", "n_iter"},
-    "bag": {"recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss", "temperature"}
+    "bag": {"model", "recipe", "n_seeds", "dim", "epochs", "patience", "max_length", "batch_size", "loss"}
+    | {"temperature"}
     | {"alpha", "transfer", "pool"},
     "bilstm": ENCODER_KEYS,
     "transformer": ENCODER_KEYS | {"beta"},

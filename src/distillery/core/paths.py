@@ -35,6 +35,7 @@ FASTTEXT = DATA / "fasttext"
 FASTTEXT_TUNED = DATA / "fasttext_tuned"
 SKLEARN = DATA / "sklearn"
 SETFIT = DATA / "setfit"
+STUDENT_TOKENS = DATA / "tokens"  # per architecture: the ids of a student with a tokenizer of its own
 COMPARE = DATA / "compare"
 EXPORT = DATA / "export"
 
@@ -58,3 +59,9 @@ def hidden(texts: str) -> Path:
 def trained(arch: str, role: str) -> Path:
     """data/<arch>/<role>: a student's or its twin's models (one per seed), metrics.json and history.csv."""
     return DATA / arch / role
+
+
+def student_tokens(arch: str) -> Path:
+    """data/tokens/<arch>: source.json (which backbone's tokenizer), and unless it is the teacher's, the token
+    ids of every text the student reads, row for row as the teacher's tables: train, dev, test, transfer, pool."""
+    return STUDENT_TOKENS / arch

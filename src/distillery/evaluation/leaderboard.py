@@ -24,6 +24,7 @@ from distillery.evaluation.shipped import export_results
 from distillery.evaluation.statistics import accuracy_summary, versus_twin
 from distillery.evaluation.thresholds import decide, dev_thresholds
 from distillery.evaluation.timing import examples_per_second, median_latency_ms
+from distillery.students.backbones import token_tables
 from distillery.students.bag import bag_models
 from distillery.students.bag import predict as bag_predict
 from distillery.students.encoders import architecture, model_folders, token_examples
@@ -81,8 +82,12 @@ def seed_thresholds(
     return {seed: dev_thresholds(sigmoid(dev_logits(model)), truth) for seed, model in models.items()}
 
 
-def bag_family(role: str, test: pa.Table, dev: pa.Table | None, timing: Timing) -> Trained:
-    """`dev`: for a multi-label task, the dev split each seed's thresholds are chosen on."""
+def bag_family(role: str, multi_label: bool, timing: Timing) -> Trained:
+    """Scored on the test ids of the bag's tokenizer; for a multi-label task each seed's thresholds are
+    chosen on dev's."""
+    tokens = token_tables("bag")
+    test = read_parquet(tokens.split("test"))
+    dev = read_parquet(tokens.split("dev")) if multi_label else None
     models = bag_models(role)
     first = next(iter(models.values()))
     packed = first.pack(test["full_ids"])
@@ -99,8 +104,12 @@ def bag_family(role: str, test: pa.Table, dev: pa.Table | None, timing: Timing) 
     )
 
 
-def encoder_family(arch: str, role: str, test: pa.Table, dev: pa.Table | None, pad_id: int, timing: Timing) -> Trained:
-    """`dev` as for bag_family."""
+def encoder_family(arch: str, role: str, multi_label: bool, timing: Timing) -> Trained:
+    """Scored on the test ids of the student's own tokenizer (students/backbones.py); dev's too, for
+    multi-label thresholds."""
+    tokens = token_tables(arch)
+    test, pad_id = read_parquet(tokens.split("test")), read_json(tokens.vocab)["pad_id"]
+    dev = read_parquet(tokens.split("dev")) if multi_label else None
     module, folders = architecture(arch), model_folders(arch, role)
     models = {seed: module.load(folder) for seed, folder in folders.items()}
     first = next(iter(models.values()))
@@ -169,16 +178,16 @@ def teacher_results(params: dict, test: pa.Table, truth: np.ndarray, label_names
     )
 
 
-def trained_families(test: pa.Table, pad_id: int, timing: Timing) -> dict[str, Trained]:
+def trained_families(test: pa.Table, timing: Timing) -> dict[str, Trained]:
     """Every architecture's student and twin, by their metrics.json keys."""
     families = {}
-    dev = read_parquet(paths.tokenized("dev")) if is_multi_label(label_array(test["label"])) else None
+    multi_label = is_multi_label(label_array(test["label"]))
     for arch in ARCHITECTURES:
         for role in ROLES:
             if arch == "bag":
-                family = bag_family(role, test, dev, timing)
+                family = bag_family(role, multi_label, timing)
             else:
-                family = encoder_family(arch, role, test, dev, pad_id, timing)
+                family = encoder_family(arch, role, multi_label, timing)
             families[model_key(arch, role)] = family
     return families
 
@@ -245,11 +254,10 @@ def compare_all(params: dict, task: Task) -> tuple[dict, dict[str, pd.DataFrame]
     own metrics: metrics.json's content, and the bag pair's per-epoch histories for the learning curves."""
     test = read_parquet(paths.tokenized("test"))
     truth = label_array(test["label"])
-    pad_id = read_json(paths.VOCAB)["pad_id"]
     timing = Timing.from_params(params)
     results = {"teacher": teacher_results(params, test, truth, task.label_names, timing)}
     teacher_pred = results["teacher"].pop("predictions")
-    families = trained_families(test, pad_id, timing)
+    families = trained_families(test, timing)
     for name, family in families.items():
         print(f"compare: scoring and timing {name}")
         results[name] = family_results(family, truth, teacher_pred, task.label_names, timing)

@@ -75,7 +75,7 @@ def model_card(info: dict) -> str:
         if info["multi_label"]
         else f"test accuracy {info['test_accuracy']:.4f}"
     )
-    reading = "the teacher's tokenizer"
+    reading = f"{info['tokenizer']} tokenizer"
     if reads["skip_ids"]:
         reading += ", its frame tokens ([CLS], [SEP]) dropped"
     reading += f", at most {reads['truncate_at']:,} tokens" + (

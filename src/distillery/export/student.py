@@ -1,6 +1,7 @@
 """A distilled student as a folder anyone can serve with no code from this repo: the ONNX model (the
 smallest compressed copy the dev gate lets ship: int8 with the vocabulary trimmed to the training
-texts' tokens, int8, else float32), the teacher's tokenizer, labels.json, config.json, predict.py and a
+texts' tokens, int8, else float32), the student's tokenizer (the teacher's, or its own backbone's),
+labels.json, config.json, predict.py and a
 model card, checked end to end. The transformer's folder also holds its save_pretrained weights, so
 `transformers.pipeline("text-classification", model=folder)` loads it as it is.
 """
@@ -32,6 +33,7 @@ from distillery.export.gate import gate
 from distillery.export.onnx_graph import export_onnx, quantize_int8
 from distillery.export.predict import Classifier
 from distillery.export.vocabulary import training_token_ids, trim_vocabulary
+from distillery.students.backbones import TokenTables, token_tables
 from distillery.students.bag import load_student
 from distillery.students.bag import predict as bag_predict
 from distillery.students.encoders import architecture, model_folders, token_examples
@@ -72,7 +74,8 @@ class Served:
 
 
 def served_student(arch: str, seed: str, window: int) -> Served:
-    """`window`: teacher.max_length, what tokenize_texts cut the encoders' ids to (the bag reads past it)."""
+    """`window`: where the encoders' ids were cut (teacher.max_length, or a student tokenizer's own limit
+    below it); the bag reads past it."""
     if arch == "bag":
         bag = load_student(paths.trained("bag", "student") / "models" / f"seed_{seed}.safetensors")
         reads = {"truncate_at": FULL_TEXT_CAP, "skip_ids": list(bag.skip_ids), "max_length": bag.max_length}
@@ -86,11 +89,11 @@ def served_student(arch: str, seed: str, window: int) -> Served:
     return Served(model, graph.eval(), example, ["input_ids", "attention_mask"], reads)
 
 
-def raw_texts(split: str) -> tuple[list[str], pa.Table]:
-    """A split's raw texts, and its tokenized table (the same rows, in the same order)."""
-    tokenized, prepared = read_parquet(paths.tokenized(split)), read_parquet(paths.prepared(split))
+def raw_texts(split: str, tokens: TokenTables) -> tuple[list[str], pa.Table]:
+    """A split's raw texts, and its table of the student's token ids (the same rows, in the same order)."""
+    tokenized, prepared = read_parquet(tokens.split(split)), read_parquet(paths.prepared(split))
     if prepared["id"].to_pylist() != tokenized["id"].to_pylist():
-        raise DistilleryError(f"{paths.prepared(split)} and {paths.tokenized(split)} differ; run 'dvc repro'")
+        raise DistilleryError(f"{paths.prepared(split)} and {tokens.split(split)} differ; run 'dvc repro'")
     return prepared["text"].to_pylist(), tokenized
 
 
@@ -122,7 +125,9 @@ def ship(out: Path, shipped: str) -> str:
     return shipped
 
 
-def compressed_models(out: Path, unk_id: int | None, special_ids: list[int]) -> list[tuple[str, str]]:
+def compressed_models(
+    out: Path, unk_id: int | None, special_ids: list[int], tokens: TokenTables
+) -> list[tuple[str, str]]:
     """Write the compressed copies of out/model.onnx, the smallest first: (what it is, its file name).
 
     int8; and int8 with the vocabulary trimmed to the tokens of the training texts, where the tokenizer
@@ -132,7 +137,7 @@ def compressed_models(out: Path, unk_id: int | None, special_ids: list[int]) -> 
     if unk_id is None:
         return candidates
     trimmed = out / "model.trimmed.onnx"
-    kept, before = trim_vocabulary(out / "model.onnx", trimmed, training_token_ids(special_ids), unk_id)
+    kept, before = trim_vocabulary(out / "model.onnx", trimmed, training_token_ids(special_ids, tokens), unk_id)
     if kept < before:
         quantize_int8(trimmed, out / "model.trimmed.int8.onnx")
         what = f"int8 with the vocabulary trimmed to the {kept:,} of {before:,} tokens its training texts use"
@@ -181,12 +186,13 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     """Write data/export/<arch> into `out` and check it; returns what the model card says."""
     metrics = read_json(paths.trained(arch, "student") / "metrics.json")
     seed = best_dev_seed(metrics, task.multi_label)
-    served = served_student(arch, seed, positive(params, "teacher.max_length", int))
+    tokens = token_tables(arch)
+    served = served_student(arch, seed, tokens.max_length or positive(params, "teacher.max_length", int))
     print(f"export: the {arch} student of seed {seed} (chosen on dev) to {paths.EXPORT / arch}")
-    test_texts, test = raw_texts("test")
-    dev_texts, dev = raw_texts("dev")
+    test_texts, test = raw_texts("test", tokens)
+    dev_texts, dev = raw_texts("dev", tokens)
 
-    tokenizer = load_tokenizer(str(paths.TEACHER))
+    tokenizer = load_tokenizer(tokens.tokenizer_source)
     tokenizer.save_pretrained(out)
     if isinstance(served.model, TransformerClassifier):
         served.model.model.save_pretrained(out)  # config.json and model.safetensors, for transformers.pipeline
@@ -196,10 +202,10 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     settings |= served.reads | {"model": "model.onnx"}
     export_onnx(served.graph, out / "model.onnx", served.example, served.input_names)
     write_config(out, settings)
-    pad_id = read_json(paths.VOCAB)["pad_id"]
+    pad_id = read_json(tokens.vocab)["pad_id"]
     difference = check_parity(out, test_texts, served.reference_logits(arch, test, pad_id))
 
-    candidates = compressed_models(out, tokenizer.unk_token_id, tokenizer.all_special_ids)
+    candidates = compressed_models(out, tokenizer.unk_token_id, tokenizer.all_special_ids, tokens)
     model_file, tried, thresholds = gated_compression(out, candidates, dev_texts, dev, task)
     compression = tried[-1]  # the verdict on the file that ships, or the last refused
     settings |= {"model": ship(out, model_file), "compression": compression, "compression_tried": tried}
@@ -213,6 +219,7 @@ def export_student(arch: str, params: dict, task: Task, out: Path) -> dict:
     info = {
         "arch": arch,
         "teacher": param(params, "teacher.model"),
+        "tokenizer": "the teacher's" if tokens.folder is None else f"`{tokens.backbone}`'s",
         "source": param(params, "data.source"),
         "labels": task.label_names,
         "multi_label": task.multi_label,

@@ -17,15 +17,16 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from distillery.core import paths
+from distillery.students.backbones import TokenTables
 
 IDS_INPUT = "input_ids"  # the exported graphs' token id input (export/student.py)
 
 
-def training_token_ids(always: list[int]) -> np.ndarray:
-    """Every token id of the texts the students train on, whole (past the teacher's window): the labelled
-    training set, the transfer set and the pool; plus `always` (the tokenizer's special tokens). Sorted."""
-    sources = [(paths.tokenized("train"), "full_ids"), (paths.TRANSFER, "input_ids"), (paths.POOL, "full_ids")]
+def training_token_ids(always: list[int], tokens: TokenTables) -> np.ndarray:
+    """Every token id of the texts the student trains on, whole (past the teacher's window), in its own
+    tokenizer's ids (`tokens`): the labelled training set, the transfer set and the pool; plus `always`
+    (the tokenizer's special tokens). Sorted."""
+    sources = [(tokens.split("train"), "full_ids"), (tokens.transfer, "input_ids"), (tokens.pool, "full_ids")]
     seen = [np.asarray(always, dtype=np.int64)]
     for path, column in sources:
         if path.exists():

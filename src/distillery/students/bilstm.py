@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from distillery.core.params import optional_positive, positive
+from distillery.students.backbones import BACKBONE_PARAMS, TEACHER, backbone
 from distillery.students.encoders import EncoderTask, check_model_keys
 
 
@@ -51,11 +52,17 @@ class BiLSTMClassifier(nn.Module):
 
 
 def build(role: str, params: dict, task: EncoderTask) -> BiLSTMClassifier:
-    """Student and twin alike: the embedding from the pre-trained teacher.model's word embeddings."""
+    """Student and twin alike: the embedding from a pre-trained model's word embeddings, teacher.model's
+    (`bilstm.model.embeddings: teacher`) or the named model's (then read with its tokenizer)."""
     from distillery.teacher.model import load_classifier
 
-    check_model_keys(params, "bilstm", {"width", "hidden", "mlp"})
-    word_embeddings = load_classifier(task.teacher_model).get_input_embeddings().weight.detach()
+    check_model_keys(params, "bilstm", {"embeddings", "width", "hidden", "mlp"})
+    source = backbone(params, "bilstm")
+    name, param_name = (task.teacher_model, "teacher.model")
+    if source != TEACHER:
+        name, param_name = source, BACKBONE_PARAMS["bilstm"]
+    # (through a classifier, whose new head draws from the seeded generator as it always has: the same weights)
+    word_embeddings = load_classifier(name, param_name).get_input_embeddings().weight.detach()
     vocab_size, embedding_dim = word_embeddings.shape
     model = BiLSTMClassifier(
         vocab_size,

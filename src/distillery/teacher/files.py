@@ -10,15 +10,15 @@ from distillery.teacher import bundled
 BUNDLED_TEACHER = bundled.MINILM
 
 
-def resolve_model(name: str) -> str:
-    """Map a teacher.model param to what from_pretrained takes: a local directory or a hub id."""
+def resolve_model(name: str, param_name: str = "teacher.model") -> str:
+    """Map a model reference (the param `param_name`) to what from_pretrained takes: a local directory or a hub id."""
     if name.startswith("bundled:"):
         return bundled.resolve(name)
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
         if not (path / "config.json").is_file():
             raise DistilleryError(
-                f"teacher.model: '{name}' is not a model directory (no config.json there); "
+                f"{param_name}: '{name}' is not a model directory (no config.json there); "
                 "point it at a folder written by save_pretrained, or use a Hugging Face hub id"
             )
         return str(path)
@@ -34,9 +34,9 @@ def fingerprint(name: str) -> dict:
     return {"files": {path.relative_to(location).as_posix(): bundled.sha256(path) for path in files}}
 
 
-def hub_error(name: str, error: Exception) -> DistilleryError:
+def hub_error(name: str, error: Exception, param_name: str = "teacher.model") -> DistilleryError:
     return DistilleryError(
-        f"teacher.model: could not load '{name}' ({type(error).__name__}: {str(error).splitlines()[0]}); "
+        f"{param_name}: could not load '{name}' ({type(error).__name__}: {str(error).splitlines()[0]}); "
         "if it is a hub id, this machine may be offline or the id misspelled: save the model with "
-        "save_pretrained where the hub is reachable, and point teacher.model at that local directory"
+        "save_pretrained where the hub is reachable, and point {param_name} at that local directory"
     )

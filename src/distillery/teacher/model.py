@@ -11,31 +11,32 @@ from distillery.core.errors import DistilleryError
 from distillery.teacher.files import hub_error, resolve_model
 
 
-def load_classifier(name: str, **config: Any) -> torch.nn.Module:
+def load_classifier(name: str, param_name: str = "teacher.model", **config: Any) -> torch.nn.Module:
+    """A sequence classifier from a model reference (the param `param_name`), with a new head where `config` asks."""
     from transformers import AutoModelForSequenceClassification
 
-    return _load(AutoModelForSequenceClassification, name, **config)
+    return _load(AutoModelForSequenceClassification, name, param_name, **config)
 
 
-def load_encoder(name: str, **config: Any) -> torch.nn.Module:
+def load_encoder(name: str, param_name: str = "teacher.model", **config: Any) -> torch.nn.Module:
     """The encoder alone, without a classifier head (a probe's)."""
     from transformers import AutoModel
 
-    return _load(AutoModel, name, **config)
+    return _load(AutoModel, name, param_name, **config)
 
 
-def _load(auto_class: Any, name: str, **config: Any) -> torch.nn.Module:
+def _load(auto_class: Any, name: str, param_name: str, **config: Any) -> torch.nn.Module:
     try:
         # trust_remote_code stays off: a checkpoint's own Python code never runs here.
-        return auto_class.from_pretrained(resolve_model(name), **config)
+        return auto_class.from_pretrained(resolve_model(name, param_name), **config)
     except pickle.UnpicklingError:
         raise DistilleryError(
-            f"teacher.model: '{name}' has a pickle checkpoint (pytorch_model.bin) holding more than tensors; "
+            f"{param_name}: '{name}' has a pickle checkpoint (pytorch_model.bin) holding more than tensors; "
             "it is only ever loaded with weights_only=True, so it was refused: convert it to safetensors "
             "where you trust it (model.save_pretrained(directory))"
         ) from None
     except (OSError, ValueError) as error:
-        raise hub_error(name, error) from None
+        raise hub_error(name, error, param_name) from None
 
 
 def load_trained_teacher(directory: str) -> torch.nn.Module:

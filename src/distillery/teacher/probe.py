@@ -62,11 +62,19 @@ class ProbeClassifier(nn.Module):
     def get_input_embeddings(self) -> nn.Module:
         return self.encoder.get_input_embeddings()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, output_hidden_states: bool = False) -> Any:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        output_hidden_states: bool = False,
+    ) -> Any:
         from transformers.modeling_outputs import SequenceClassifierOutput
 
         # Asked for only when wanted: under the ONNX tracer a False passed down reaches transformers as a tensor.
         wanted = {"output_hidden_states": True} if output_hidden_states else {}
+        if token_type_ids is not None:  # what a BERT tokenizer hands over beside the ids
+            wanted["token_type_ids"] = token_type_ids
         output = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **wanted)
         logits = self.head(self.pooling(output.last_hidden_state, attention_mask))
         return SequenceClassifierOutput(logits=logits, hidden_states=output.hidden_states)

@@ -13,25 +13,25 @@ FULL_TEXT_CAP = 16_384  # ids kept of a whole text, for the students that read p
 TOKENIZE_BATCH = 10_000
 
 
-def max_positions(name: str, tokenizer: Any) -> int:
-    """How many tokens the teacher can read: its position embeddings, or less where its tokenizer says so."""
+def max_positions(name: str, tokenizer: Any, param_name: str = "teacher.model") -> int:
+    """How many tokens a model can read: its position embeddings, or less where its tokenizer says so."""
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(resolve_model(name))
+        config = AutoConfig.from_pretrained(resolve_model(name, param_name))
     except (OSError, ValueError) as error:
-        raise hub_error(name, error) from None
+        raise hub_error(name, error, param_name) from None
     limits = [getattr(config, "max_position_embeddings", None), tokenizer.model_max_length]
     return min(int(limit) for limit in limits if limit is not None and limit < 1_000_000)
 
 
-def load_tokenizer(name: str) -> Any:
+def load_tokenizer(name: str, param_name: str = "teacher.model") -> Any:
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(resolve_model(name))
+        return AutoTokenizer.from_pretrained(resolve_model(name, param_name))
     except (OSError, ValueError) as error:
-        raise hub_error(name, error) from None
+        raise hub_error(name, error, param_name) from None
 
 
 def tokenize(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:

@@ -11,6 +11,7 @@ from distillery.core import paths
 from distillery.core.files import read_json, read_parquet, staged_outputs
 from distillery.core.params import load_params
 from distillery.core.task import label_array, read_task, unlabelled
+from distillery.students.backbones import token_tables
 from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, save_student, train
 from distillery.training.loop import seed_everything
 from distillery.training.losses import TWIN_LOSS, Loss
@@ -24,9 +25,10 @@ def train_bag(params: dict, role: str) -> tuple[dict[int, SeedRun], dict]:
     loss = Loss.from_params(params, "bag") if role == "student" else TWIN_LOSS
     tried = mixes(params, "bag", role)
     task = read_task()
-    vocab = read_json(paths.VOCAB)
+    tokens = token_tables("bag")
+    vocab = read_json(tokens.vocab)
     skip_ids = () if settings.recipe.frame_tokens else tuple(vocab["frame_ids"])
-    tables = {split: read_parquet(paths.tokenized(split)) for split in paths.SPLITS}
+    tables = {split: read_parquet(tokens.split(split)) for split in paths.SPLITS}
     dev, test = (
         Split(Packed(tables[s]["full_ids"], skip_ids, settings.max_length), label_array(tables[s]["label"]))
         for s in ("dev", "test")
@@ -40,7 +42,7 @@ def train_bag(params: dict, role: str) -> tuple[dict[int, SeedRun], dict]:
 
     # On short or long texts the transfer set's fragments can mislead a bag more than they teach it.
     def train_mix(mix: Mix) -> tuple[dict, dict[int, SeedRun]]:
-        extra = teacher_labelled(mix, settings.seed, task.num_labels, full_text=True)
+        extra = teacher_labelled(mix, settings.seed, task.num_labels, True, (tokens.transfer, tokens.pool))
         ids = pa.chunked_array(train_ids.chunks + extra.ids.chunks, train_ids.type)
         mix_targets = np.concatenate([targets, extra.logits])
         labels = np.concatenate([train_labels, unlabelled(len(extra.logits), train_labels)])

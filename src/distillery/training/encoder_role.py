@@ -3,7 +3,8 @@
 A distilled student learns from the teacher's logits on train and on the mixes of the transfer set and
 the unlabelled pool that `<arch>.transfer` and `<arch>.pool` list (training.mixes: the best on dev is
 kept), and with `beta` from its hidden states; its twin from the hard labels of train alone.
-Both run the shared loop on the teacher's token ids.
+Both run the shared loop on the token ids of their backbone (students/backbones.py: the teacher's, or
+their own tokenizer's, joined to the teacher's logits by text id).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from distillery.core.errors import DistilleryError
 from distillery.core.files import read_json, read_parquet, staged_outputs
 from distillery.core.params import load_params, param
 from distillery.core.task import label_array, read_task, unlabelled
+from distillery.students.backbones import token_tables
 from distillery.students.encoders import (
     ARCHITECTURES,
     Budget,
@@ -60,9 +62,10 @@ def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun
     module, budget, loss = architecture(arch), Budget.from_params(params, arch), loss_for(role, params, arch)
     tried = mixes(params, arch, role)
     task = read_task()
-    pad_id = read_json(paths.VOCAB)["pad_id"]
+    tokens = token_tables(arch)
+    pad_id = read_json(tokens.vocab)["pad_id"]
     setup = EncoderTask(task.label_names, task.multi_label, pad_id, str(param(params, "teacher.model")))
-    tables = {split: read_parquet(paths.tokenized(split)) for split in paths.SPLITS}
+    tables = {split: read_parquet(tokens.split(split)) for split in paths.SPLITS}
     splits = {
         split: token_examples(tables[split]["input_ids"].to_pylist(), label_array(tables[split]["label"]), pad_id)
         for split in ("dev", "test")
@@ -72,7 +75,9 @@ def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun
     seeds = [int(param(params, "seed")) + i for i in range(budget.n_seeds)]
 
     def train_mix(mix: Mix) -> tuple[dict, dict[int, SeedRun]]:
-        extra = teacher_labelled(mix, int(param(params, "seed")), task.num_labels)
+        extra = teacher_labelled(
+            mix, int(param(params, "seed")), task.num_labels, sources=(tokens.transfer, tokens.pool)
+        )
         token_ids = train_ids + extra.ids.to_pylist()
         mix_labels = np.concatenate([labels, unlabelled(len(extra.logits), labels)])
         mix_targets = None if targets is None else np.concatenate([targets, extra.logits])
@@ -84,6 +89,12 @@ def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun
         for seed in seeds:
             seed_everything(seed)  # a twin's new head, the BiLSTM's layers
             model = module.build(role, params, setup)
+            if loss.beta > 0 and model.width != train.hidden.shape[1]:
+                raise DistilleryError(
+                    f"params.yaml: '{arch}.beta' pulls the student's hidden states towards the teacher's, but the "
+                    f"student is {model.width} wide and the teacher {train.hidden.shape[1]}: set {arch}.beta: 0, "
+                    f"or start the student from a model of the teacher's width"
+                )
             desc = f"{arch} {role} seed {seed}"
             runs[seed] = SeedRun(model, *train_seed(model, train, splits, loss, budget, seed, desc))
             runs[seed].log(f"{arch} {role}", seed)

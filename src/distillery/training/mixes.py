@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,13 +58,20 @@ class TeacherLabelled:
         return {name: len(rows) for name, rows in self.rows.items()}
 
 
-def teacher_labelled(mix: Mix, seed: int, num_labels: int, full_text: bool = False) -> TeacherLabelled:
+def teacher_labelled(
+    mix: Mix,
+    seed: int,
+    num_labels: int,
+    full_text: bool = False,
+    sources: tuple[Path, Path] = (paths.TRANSFER, paths.POOL),
+) -> TeacherLabelled:
     """The mix's share of each set, a fixed random sample in row order. `full_text`: the pool's whole texts
-    (full_ids, for a bag) rather than the teacher's window (the transfer set's texts are short fragments)."""
+    (full_ids, for a bag) rather than the teacher's window (the transfer set's texts are short fragments).
+    `sources`: the transfer set's and the pool's token ids, the teacher's or a student's own (the same rows)."""
     ids, logits, taken = [], [np.zeros((0, num_labels), np.float32)], {}
     for name, share, texts, labels, column in (
-        ("transfer", mix.transfer, paths.TRANSFER, paths.TRANSFER_LOGITS, "input_ids"),
-        ("pool", mix.pool, paths.POOL, paths.POOL_LOGITS, "full_ids" if full_text else "input_ids"),
+        ("transfer", mix.transfer, sources[0], paths.TRANSFER_LOGITS, "input_ids"),
+        ("pool", mix.pool, sources[1], paths.POOL_LOGITS, "full_ids" if full_text else "input_ids"),
     ):
         taken[name] = np.zeros(0, np.int64)
         if share == 0:
