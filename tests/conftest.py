@@ -241,7 +241,9 @@ TUNED_BASELINES = ["tune_fasttext", "tune_sklearn", "tune_setfit"]
 DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]
 ENCODER_TWINS = ["twin@transformer", "twin@bilstm"]
 ENCODER_EXPORTS = ["export@bilstm", "export@transformer"]
-STAGES = TEACHER_SIDE + STUDENT_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS + ENCODER_EXPORTS
+STUDENT_TOKENS = ["tokenize_student@bag", "tokenize_student@transformer", "tokenize_student@bilstm"]
+STAGES = TEACHER_SIDE + STUDENT_TOKENS + STUDENT_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS
+STAGES += ENCODER_EXPORTS
 
 
 # teacher_source runs on every `dvc repro` by design (always_changed: it fingerprints teacher.model's

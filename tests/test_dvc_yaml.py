@@ -64,6 +64,7 @@ def test_dvc_yaml_outputs_are_the_package_paths() -> None:
     """The paths the stages write (distillery.core.paths) are the outs dvc.yaml declares for them."""
     outs = {out for definition in STAGES.values() for out in definition.get("outs", [])}
     for arch in paths.ARCHITECTURES:
+        assert paths.student_tokens(arch).as_posix() in outs
         for role in paths.ROLES:
             assert paths.trained(arch, role).as_posix() in outs
     for path in (paths.PREPARED, paths.TOKENIZED, paths.TEACHER, paths.AUGMENTED, paths.HIDDEN):

@@ -22,6 +22,7 @@ from conftest import (
     ROOT,
     STAGES,
     STUDENT_SIDE,
+    STUDENT_TOKENS,
     TEACHER_SIDE,
     TUNED_BASELINES,
     make_project,
@@ -39,7 +40,7 @@ def test_lr_experiment_reruns_only_the_student_side(reproduced_copy: Path) -> No
     output = run(["dvc", "exp", "run", "-S", "lr=0.5"], reproduced_copy).stdout
     assert sorted(ran_stages(output)) == sorted(STUDENT_SIDE)
     assert sorted(skipped_unchanged(output)) == sorted(
-        TEACHER_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS + ENCODER_EXPORTS
+        TEACHER_SIDE + STUDENT_TOKENS + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS + ENCODER_EXPORTS
     )
 
 
