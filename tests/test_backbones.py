@@ -87,6 +87,36 @@ def test_the_students_start_from_their_own_model_and_ship_its_tokenizer(own_proj
     assert "`./models/own-bert`'s tokenizer" in (project / "data/export/transformer/README.md").read_text()
 
 
+def test_a_hidden_state_loss_across_widths_is_refused(own_project: tuple[Path, str]) -> None:
+    project, _ = own_project
+    update_params(project, {"transformer": OWN_BACKBONES["transformer"] | {"beta": 0.5}})
+    try:
+        fails_cleanly(
+            project, "distil.py transformer", "'transformer.beta'", "the student is 24 wide and the teacher 32"
+        )
+    finally:
+        update_params(project, {"transformer": OWN_BACKBONES["transformer"]})
+
+
+def test_a_tokenizer_without_padding_or_layers_outside_the_model_are_refused(tmp_path: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from distillery.core.errors import DistilleryError
+    from distillery.students.backbones import check_tokenizer
+    from distillery.students.transformer import cut_layers
+
+    own = build_own_model(tmp_path / "own")
+    tokenizer = AutoTokenizer.from_pretrained(own)
+    check_tokenizer(tokenizer, "own", "bag.model.tokenizer")
+    tokenizer.pad_token = None
+    with pytest.raises(DistilleryError, match="bag.model.tokenizer: the tokenizer of 'own' has no pad token"):
+        check_tokenizer(tokenizer, "own", "bag.model.tokenizer")
+    model = AutoModelForSequenceClassification.from_pretrained(own, num_labels=2)
+    with pytest.raises(DistilleryError, match="must list layers of 'own', 0 to 2"):
+        cut_layers(model, [3], "own", "transformer.model.init")
+    assert cut_layers(model, None, "own", "transformer.model.init") is model
+
+
 def test_changing_a_students_backbone_reruns_no_teacher_stage(own_project: tuple[Path, str]) -> None:
     project, _ = own_project
     output = run(
