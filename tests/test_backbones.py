@@ -85,6 +85,10 @@ def test_the_students_start_from_their_own_model_and_ship_its_tokenizer(own_proj
         answer = run(["python", "predict.py", ".", "a great and moving film"], export).stdout
         assert json.loads(answer.splitlines()[0])["label"] in ("neg", "pos")
     assert "`./models/own-bert`'s tokenizer" in (project / "data/export/transformer/README.md").read_text()
+    report = (project / "data/compare/report.md").read_text()
+    assert "layers [0, 2] of `./models/own-bert` (student and twin, its tokenizer)" in report
+    assert "one BiLSTM layer over `./models/own-bert`'s (its tokenizer) word embeddings" in report
+    assert "lr 0.8, `./models/own-bert`'s tokenizer, dim 16" in report
 
 
 def test_a_hidden_state_loss_across_widths_is_refused(own_project: tuple[Path, str]) -> None:

@@ -69,7 +69,7 @@ def setup_section(results: dict, params: dict, label_names: list[str]) -> list[s
         f"learned from were made at {labelling['infer_precision']} (test accuracy {labelling['accuracy']:.4f}, "
         f"the same prediction as fp32 on {labelling['agreement_with_fp32']:.1%} of test texts). "
         f"Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
-        f"recipe `{param(params, 'bag.recipe')}`, lr {param(params, 'lr')}, "
+        f"recipe `{param(params, 'bag.recipe')}`, lr {param(params, 'lr')}, {bag_tokenizer(params)}"
         f"dim {param(params, 'bag.dim')}, at most {param(params, 'bag.epochs')} epochs; the student's "
         f"loss is {param(params, 'bag.loss')} (T={param(params, 'bag.temperature')}, "
         f"alpha={param(params, 'bag.alpha')}) over {seen(bag)}. "
@@ -400,15 +400,23 @@ def multi_label_section(results: dict, label_names: list[str]) -> list[str]:
     ]
 
 
+def bag_tokenizer(params: dict) -> str:
+    tokenizer = param(params, "bag.model.tokenizer")
+    return "" if tokenizer == "teacher" else f"`{tokenizer}`'s tokenizer, "
+
+
 def encoder_setup(results: dict, params: dict, arch: str) -> str:
     """One sentence on how an architecture was trained."""
     student = results[f"{arch}_student"]
     seeds = len(student["accuracy_per_seed"])
-    shape = (
-        f"layers {param(params, 'transformer.model.layers')} of the teacher"
-        if arch == "transformer"
-        else "one BiLSTM layer"
-    )
+    if arch == "transformer":
+        init, layers = param(params, "transformer.model.init"), param(params, "transformer.model.layers")
+        cut = "all layers" if layers is None else f"layers {layers}"
+        shape = f"{cut} of the teacher" if init == "teacher" else f"{cut} of `{init}` (student and twin, its tokenizer)"
+    else:
+        embeddings = param(params, "bilstm.model.embeddings")
+        words = "the teacher's" if embeddings == "teacher" else f"`{embeddings}`'s (its tokenizer)"
+        shape = f"one BiLSTM layer over {words} word embeddings"
     hidden = f", beta={param(params, 'transformer.beta')}" if arch == "transformer" else ""
     few_seeds = f" (to keep the default run short; raise `{arch}.n_seeds` for more)" if seeds == 1 else ""
     return (
