@@ -73,6 +73,17 @@ def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun
     train_ids, labels = tables["train"]["input_ids"].to_pylist(), label_array(tables["train"]["label"])
     targets = teacher_logits_for(tables["train"], paths.logits("train")) if role == "student" else None
     seeds = [int(param(params, "seed")) + i for i in range(budget.n_seeds)]
+    if loss.beta > 0:  # refused before any training: a cosine between vectors of two widths means nothing
+        student, teacher = (
+            module.build(role, params, setup).width,
+            read_json(paths.TEACHER / "config.json")["hidden_size"],
+        )
+        if student != teacher:
+            raise DistilleryError(
+                f"params.yaml: '{arch}.beta' pulls the student's hidden states towards the teacher's, but the "
+                f"student is {student} wide and the teacher {teacher}: set {arch}.beta: 0, or start the student "
+                "from a model of the teacher's width"
+            )
 
     def train_mix(mix: Mix) -> tuple[dict, dict[int, SeedRun]]:
         extra = teacher_labelled(
@@ -89,12 +100,6 @@ def train_encoder(params: dict, arch: str, role: str) -> tuple[dict[int, SeedRun
         for seed in seeds:
             seed_everything(seed)  # a twin's new head, the BiLSTM's layers
             model = module.build(role, params, setup)
-            if loss.beta > 0 and model.width != train.hidden.shape[1]:
-                raise DistilleryError(
-                    f"params.yaml: '{arch}.beta' pulls the student's hidden states towards the teacher's, but the "
-                    f"student is {model.width} wide and the teacher {train.hidden.shape[1]}: set {arch}.beta: 0, "
-                    f"or start the student from a model of the teacher's width"
-                )
             desc = f"{arch} {role} seed {seed}"
             runs[seed] = SeedRun(model, *train_seed(model, train, splits, loss, budget, seed, desc))
             runs[seed].log(f"{arch} {role}", seed)
