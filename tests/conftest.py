@@ -94,9 +94,11 @@ TINY_PARAMS = {
     "augment": {"n_iter": 2},
     "bag": {"dim": 16, "epochs": 3, "n_seeds": 2},
     # min_steps null: the epochs as given (150 steps would be 14 epochs of these 172 rows)
-    "transformer": {"model": {"layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16, "lr": 3.0e-3, "beta": 0.5}
+    "transformer": {"model": {"init": "teacher", "layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16}
+    | {"lr": 3.0e-3, "beta": 0.5}
     | {"min_steps": None},
-    "bilstm": {"model": {"width": 8, "hidden": 8, "mlp": 8}, "n_seeds": 2, "epochs": 2, "batch_size": 16}
+    "bilstm": {"model": {"embeddings": "teacher", "width": 8, "hidden": 8, "mlp": 8}, "n_seeds": 2, "epochs": 2}
+    | {"batch_size": 16}
     | {"min_steps": None},
     "baselines": {
         "fasttext_grid": {"lr": [0.5, 1.0], "epochs": [5], "word_ngrams": [1, 2], "dim": [16]},
