@@ -26,6 +26,7 @@ def main(arguments: list[str]) -> None:
     arch = arguments[0]
     params = load_params()
     name, param_name = backbone(params, arch), BACKBONE_PARAMS[arch]
+    teacher_model, window = str(param(params, "teacher.model")), positive(params, "teacher.max_length", int)
     if name == TEACHER:
         with staged_outputs(paths.student_tokens(arch)) as out:
             write_json({"backbone": TEACHER}, out / SOURCE_FILE)
@@ -33,8 +34,8 @@ def main(arguments: list[str]) -> None:
         return
     tokenizer = load_tokenizer(name, param_name)
     check_tokenizer(tokenizer, name, param_name)
-    max_length = min(positive(params, "teacher.max_length", int), max_positions(name, tokenizer, param_name))
-    teacher_mask = load_tokenizer(str(param(params, "teacher.model"))).mask_token
+    max_length = min(window, max_positions(name, tokenizer, param_name))
+    teacher_mask = load_tokenizer(teacher_model).mask_token
     own_mask = tokenizer.mask_token or tokenizer.unk_token
     sources = {split: paths.prepared(split) for split in paths.SPLITS} | {
         "transfer": paths.TRANSFER,
