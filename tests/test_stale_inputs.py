@@ -14,6 +14,7 @@ from conftest import ran_stages, run, update_params
 TEACHER_READERS = {"tokenize_texts", "train_teacher", "augment", "pool", "tune_setfit"} | {
     f"{stage}@{arch}" for stage in ("distil", "twin") for arch in ("transformer", "bilstm")
 }
+TEACHER_READERS |= {f"tokenize_student@{arch}" for arch in ("bag", "transformer", "bilstm")}  # the mask token
 
 
 def stale_stages(project: Path) -> dict[str, list]:
