@@ -38,21 +38,22 @@ def tiny_reviews(n: int = 240, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build_tiny_teacher(directory: Path) -> Path:
-    """A 2-layer, 32-wide BERT encoder with random weights and a WordPiece tokenizer, saved like a hub model."""
+def build_tiny_teacher(directory: Path, width: int = 32, layers: int = 2, reverse_vocabulary: bool = False) -> Path:
+    """A 2-layer, 32-wide BERT encoder with random weights and a WordPiece tokenizer, saved like a hub model.
+    Another width, depth or word order (`reverse_vocabulary`: other ids) makes a model unlike the teacher."""
     from transformers import BertConfig, BertModel, BertTokenizer
 
     digits = [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
     # As in BERT's vocabulary, tokens that no text has: a trimmed export drops them.
     unused = [f"[unused{i}]" for i in range(4)]
-    words = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL)) + digits + unused
+    words = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL), reverse=reverse_vocabulary) + digits + unused
     tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(words)})
     config = BertConfig(
         vocab_size=len(words),
-        hidden_size=32,
-        num_hidden_layers=2,
+        hidden_size=width,
+        num_hidden_layers=layers,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * width,
         max_position_embeddings=64,
     )
     BertModel(config).save_pretrained(directory)

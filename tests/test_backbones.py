@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import NEGATIVE, NEUTRAL, POSITIVE, SPECIAL, fails_cleanly, make_project, ran_stages, run, update_params
+from conftest import build_tiny_teacher, fails_cleanly, make_project, ran_stages, run, update_params
 
 OWN = "./models/own-bert"
 
@@ -16,23 +16,9 @@ OWN = "./models/own-bert"
 def build_own_model(directory: Path) -> Path:
     """A tiny BERT unlike the teacher: 24 wide, 3 layers, its vocabulary in another order (other ids)."""
     import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
 
     torch.manual_seed(1)
-    digits = [str(d) for d in range(10)] + [f"##{d}" for d in range(10)]
-    words = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL), reverse=True) + digits + ["extra", "words"]
-    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(words)})
-    config = BertConfig(
-        vocab_size=len(words),
-        hidden_size=24,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=48,
-        max_position_embeddings=48,
-    )
-    BertModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return build_tiny_teacher(directory, width=24, layers=3, reverse_vocabulary=True)
 
 
 OWN_BACKBONES = {
