@@ -2,7 +2,7 @@
 
 Runs only when train holds at most `baselines.setfit_max_labels` labels (SetFit is built for few
 labels, and its contrastive pairs cost minutes per hundred steps here); otherwise it writes why it
-did not run. The body is teacher.model when that is a sentence transformer, else baselines.setfit_body.
+did not run. The body is baselines.setfit_body (`teacher`: teacher.model itself).
 Trained on the labels only. Writes data/setfit/metrics.json: every trial's dev figures, the chosen
 setting, test accuracy (and task.multi_label_metrics for multi-label), size and speed, timed as every
 model is (batched; one text on one thread); and test_predictions.parquet, for compare's paired tests.
@@ -17,9 +17,9 @@ from distillery.baselines.models import grid, scored_on_test, tune_on_dev
 from distillery.baselines.setfit_model import (
     SetFitData,
     fit_head,
-    is_sentence_transformer,
     max_labels,
     num_params,
+    setfit_body,
     setfit_options,
     train_with_checkpoints,
 )
@@ -37,7 +37,6 @@ OUT = paths.SETFIT
 def main() -> None:
     params = load_params()
     options, limit, seed = setfit_options(params), max_labels(params), int(param(params, "seed"))
-    teacher, fallback = str(param(params, "teacher.model")), str(param(params, "baselines.setfit_body"))
     splits = {name: read_parquet(paths.prepared(name)) for name in ("train", "dev", "test")}
     labelled = len(splits["train"])
     if limit is None or labelled > limit:
@@ -50,7 +49,7 @@ def main() -> None:
         with staged_outputs(OUT) as out:
             write_json({"skipped": reason, "labelled_examples": labelled}, out / "metrics.json")
         return
-    reference = teacher if is_sentence_transformer(resolve_model(teacher)) else fallback
+    reference = setfit_body(params)
     body = resolve_model(reference)
     texts = {name: table["text"].to_pylist() for name, table in splits.items()}
     labels = {name: label_array(table["label"]) for name, table in splits.items()}

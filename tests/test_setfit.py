@@ -8,17 +8,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from conftest import ran_stages, run, update_params
-from distillery.baselines.setfit_model import is_sentence_transformer
+from distillery.baselines.setfit_model import setfit_body
 
 
-def test_a_sentence_transformer_folder_is_told_from_a_plain_encoder(tiny_teacher: Path, tmp_path: Path) -> None:
-    from sentence_transformers import SentenceTransformer, models
-
-    assert not is_sentence_transformer(str(tiny_teacher))  # a plain save_pretrained BERT: SetFit's fallback body
-    encoder = models.Transformer(str(tiny_teacher))
-    pooling = models.Pooling(encoder.get_embedding_dimension(), pooling_mode="mean")
-    SentenceTransformer(modules=[encoder, pooling]).save(str(tmp_path / "sentence-bert"))
-    assert is_sentence_transformer(str(tmp_path / "sentence-bert"))
+def test_the_body_is_the_named_model_or_the_teacher_itself() -> None:
+    params = {"teacher": {"model": "bundled:all-mpnet-base-v2"}, "baselines": {"setfit_body": "./models/small"}}
+    assert setfit_body(params) == "./models/small"
+    params["baselines"]["setfit_body"] = "teacher"
+    assert setfit_body(params) == "bundled:all-mpnet-base-v2"
 
 
 def test_setfit_runs_on_few_labels_beside_the_students(reproduced_copy: Path) -> None:

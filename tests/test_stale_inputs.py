@@ -10,7 +10,7 @@ from conftest import ran_stages, run, update_params
 
 # The stages that read the pre-trained teacher.model itself: its tokenizer, its weights to fine-tune,
 # (for the twins and the BiLSTM's word embeddings) the layers the students start from, and SetFit's
-# body when the teacher is a sentence transformer.
+# body (the tests name the teacher's folder).
 TEACHER_READERS = {"tokenize_texts", "train_teacher", "augment", "pool", "tune_setfit"} | {
     f"{stage}@{arch}" for stage in ("distil", "twin") for arch in ("transformer", "bilstm")
 }

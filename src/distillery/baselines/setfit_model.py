@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,9 +48,11 @@ def max_labels(params: dict) -> int | None:
     return value
 
 
-def is_sentence_transformer(directory: str) -> bool:
-    """A sentence-transformers folder names its modules (pooling included); a plain encoder does not."""
-    return (Path(directory) / "modules.json").is_file()
+def setfit_body(params: dict) -> str:
+    """baselines.setfit_body: a model reference, or `teacher` for teacher.model itself. The default is a
+    small body, the students' size: SetFit on a BERT-base body costs hours of contrastive steps here."""
+    body = str(param(params, "baselines.setfit_body"))
+    return str(param(params, "teacher.model")) if body == "teacher" else body
 
 
 @dataclass(frozen=True)
