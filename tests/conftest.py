@@ -79,10 +79,13 @@ TINY_PARAMS = {
         "max_examples": None,
         "balance": True,
         "test_fraction": 0.2,
+        "train_labels": None,  # every label: the few-label tests set it
     },
     "teacher": {
         "model": "./models/tiny-bert",
         "fine_tune": True,
+        "method": "finetune",  # the probe has tests of its own
+        "infer_precision": "auto",  # int8 on the CPU: the labelling's fast path is under test too
         "max_length": 32,
         "epochs": 4,
         "min_steps": None,  # 4 epochs of 11 steps, as they are: the few-label test sets it
@@ -93,7 +96,7 @@ TINY_PARAMS = {
         "checkpoint_steps": 3,  # several checkpoints per epoch, for the resume test
     },
     "augment": {"n_iter": 2},
-    "bag": {"dim": 16, "epochs": 3, "n_seeds": 2},
+    "bag": {"model": {"tokenizer": "teacher"}, "dim": 16, "epochs": 3, "n_seeds": 2},
     # min_steps null: the epochs as given (150 steps would be 14 epochs of these 172 rows)
     "transformer": {"model": {"init": "teacher", "layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16}
     | {"lr": 3.0e-3, "beta": 0.5}
