@@ -37,6 +37,7 @@ OUT = paths.SETFIT
 def main() -> None:
     params = load_params()
     options, limit, seed = setfit_options(params), max_labels(params), int(param(params, "seed"))
+    reference = setfit_body(params)
     splits = {name: read_parquet(paths.prepared(name)) for name in ("train", "dev", "test")}
     labelled = len(splits["train"])
     if limit is None or labelled > limit:
@@ -49,7 +50,6 @@ def main() -> None:
         with staged_outputs(OUT) as out:
             write_json({"skipped": reason, "labelled_examples": labelled}, out / "metrics.json")
         return
-    reference = setfit_body(params)
     body = resolve_model(reference)
     texts = {name: table["text"].to_pylist() for name, table in splits.items()}
     labels = {name: label_array(table["label"]) for name, table in splits.items()}

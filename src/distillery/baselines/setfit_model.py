@@ -51,8 +51,8 @@ def max_labels(params: dict) -> int | None:
 def setfit_body(params: dict) -> str:
     """baselines.setfit_body: a model reference, or `teacher` for teacher.model itself. The default is a
     small body, the students' size: SetFit on a BERT-base body costs hours of contrastive steps here."""
-    body = str(param(params, "baselines.setfit_body"))
-    return str(param(params, "teacher.model")) if body == "teacher" else body
+    body, teacher = str(param(params, "baselines.setfit_body")), str(param(params, "teacher.model"))
+    return teacher if body == "teacher" else body
 
 
 @dataclass(frozen=True)
