@@ -11,6 +11,7 @@ import torch
 
 from conftest import run, update_params
 from distillery.core.errors import DistilleryError
+from distillery.teacher import inference
 from distillery.teacher.files import BUNDLED_TEACHER, resolve_model
 from distillery.teacher.fine_tune import FineTuning, fine_tune, head_parameters, parameter_groups, start_at_label_priors
 from distillery.teacher.inference import TeacherScorer, check_precision, resolve_precision
@@ -89,6 +90,17 @@ def test_a_faster_precision_stays_close_to_fp32_and_repeats_exactly(tiny_teacher
     scale = np.abs(reference).max()
     assert np.abs(faster - reference).max() <= 0.05 * scale
     np.testing.assert_array_equal(logits(precision), faster)
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_says_to_use_fp32(
+    tiny_teacher: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    model = load_classifier(str(tiny_teacher), num_labels=3)
+    TeacherScorer(model, device="cpu", precision="bf16")
+    assert ("emulated" in capsys.readouterr().out) == (not inference.native_cpu_bf16())
+    monkeypatch.setattr(inference, "native_cpu_bf16", lambda: False)  # the CPU this suite may not run on
+    TeacherScorer(model, device="cpu", precision="bf16")
+    assert "bf16 is emulated and slower than fp32 here: set teacher.infer_precision: fp32" in capsys.readouterr().out
 
 
 def test_int8_on_a_gpu_and_unknown_precisions_are_clear_errors() -> None:

@@ -2,8 +2,9 @@
 
 - `auto` (the default): int8 where the teacher runs on the CPU, fp32 on a GPU.
 - `fp32`: the torch model as trained (the reference).
-- `bf16`: the torch model cast to bfloat16; fast on a GPU with bf16 units (and on CPUs with AMX),
-  slower than fp32 on a CPU without them.
+- `bf16`: the torch model cast to bfloat16; fast on a GPU, and on a CPU with bf16 instructions
+  (AVX-512 bf16 or AMX: 2.4x fp32 for the MPNet probe here, the same dev predictions); slower than fp32
+  on a CPU without them, which the stage says.
 - `int8`: CPU only. The model exported to ONNX and quantized to int8 as every export is
   (distillery.export.onnx_graph: per output channel, because per-tensor scales lost more accuracy
   here, docs/measurements.md; 7-bit weights, the same integers on every CPU).
@@ -48,6 +49,11 @@ def resolve_precision(precision: str, device: str) -> str:
         return precision
     on_gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     return "fp32" if on_gpu else "int8"
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (oneDNN's own check)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def torch_scorer(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> Scorer:
@@ -96,6 +102,11 @@ class TeacherScorer:
         self.precision = precision = resolve_precision(precision, device)
         self.accelerator = Accelerator(cpu=device == "cpu" or precision == "int8")
         self.num_labels = model.config.num_labels
+        if precision == "bf16" and self.accelerator.device.type == "cpu" and not native_cpu_bf16():
+            print(
+                "teacher: this CPU has no bf16 instructions (AVX-512 bf16 or AMX), so bf16 is emulated and slower "
+                "than fp32 here: set teacher.infer_precision: fp32"
+            )
         if precision == "int8":
             self.score = int8_scorer(model)
         else:
