@@ -96,7 +96,7 @@ TINY_PARAMS = {
         "checkpoint_steps": 3,  # several checkpoints per epoch, for the resume test
     },
     "augment": {"n_iter": 2},
-    "bag": {"model": {"tokenizer": "teacher"}, "dim": 16, "epochs": 3, "n_seeds": 2},
+    "bag": {"model": {"tokenizer": "teacher", "vectors": "random"}, "dim": 16, "epochs": 3, "n_seeds": 2},
     # min_steps null: the epochs as given (150 steps would be 14 epochs of these 172 rows)
     "transformer": {"model": {"init": "teacher", "layers": [1]}, "n_seeds": 2, "epochs": 2, "batch_size": 16}
     | {"lr": 3.0e-3, "beta": 0.5}
@@ -247,8 +247,9 @@ TUNED_BASELINES = ["tune_fasttext", "tune_sklearn", "tune_setfit"]
 DISTILLED_ENCODERS = ["distil@transformer", "distil@bilstm"]
 ENCODER_TWINS = ["twin@transformer", "twin@bilstm"]
 ENCODER_EXPORTS = ["export@bilstm", "export@transformer"]
-STUDENT_TOKENS = ["tokenize_student@bag", "tokenize_student@transformer", "tokenize_student@bilstm"]
-STAGES = TEACHER_SIDE + STUDENT_TOKENS + STUDENT_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS
+# what the students read and start from (their token ids, the bag's vectors): none reads lr
+STUDENT_INPUTS = ["tokenize_student@bag", "tokenize_student@transformer", "tokenize_student@bilstm", "bag_vectors"]
+STAGES = TEACHER_SIDE + STUDENT_INPUTS + STUDENT_SIDE + TUNED_BASELINES + DISTILLED_ENCODERS + ENCODER_TWINS
 STAGES += ENCODER_EXPORTS
 
 

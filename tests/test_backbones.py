@@ -24,7 +24,7 @@ def build_own_model(directory: Path) -> Path:
 OWN_BACKBONES = {
     "transformer": {"model": {"init": OWN, "layers": [0, 2]}, "beta": 0.0},
     "bilstm": {"model": {"embeddings": OWN, "width": 8, "hidden": 8, "mlp": 8}},
-    "bag": {"model": {"tokenizer": OWN}},
+    "bag": {"model": {"tokenizer": OWN, "vectors": "random"}},
 }
 
 

@@ -69,7 +69,7 @@ def setup_section(results: dict, params: dict, label_names: list[str]) -> list[s
         f"learned from were made at {labelling['infer_precision']} (test accuracy {labelling['accuracy']:.4f}, "
         f"the same prediction as fp32 on {labelling['agreement_with_fp32']:.1%} of test texts). "
         f"Bag models: {len(seeds)} seeds ({', '.join(seeds)}), "
-        f"recipe `{param(params, 'bag.recipe')}`, lr {param(params, 'lr')}, {bag_tokenizer(params)}"
+        f"recipe `{param(params, 'bag.recipe')}`, lr {param(params, 'lr')}, {bag_start(params)}"
         f"dim {param(params, 'bag.dim')}, at most {param(params, 'bag.epochs')} epochs; the student's "
         f"loss is {param(params, 'bag.loss')} (T={param(params, 'bag.temperature')}, "
         f"alpha={param(params, 'bag.alpha')}) over {seen(bag)}. "
@@ -400,9 +400,12 @@ def multi_label_section(results: dict, label_names: list[str]) -> list[str]:
     ]
 
 
-def bag_tokenizer(params: dict) -> str:
-    tokenizer = param(params, "bag.model.tokenizer")
-    return "" if tokenizer == "teacher" else f"`{tokenizer}`'s tokenizer, "
+def bag_start(params: dict) -> str:
+    """The bag's tokenizer and where its vectors started (bag.model)."""
+    tokenizer, vectors = param(params, "bag.model.tokenizer"), param(params, "bag.model.vectors")
+    words = "" if tokenizer == "teacher" else f"`{tokenizer}`'s tokenizer, "
+    source = "the teacher" if tokenizer == "teacher" else f"`{tokenizer}`"
+    return words + (f"static vectors from {source} (Model2Vec), " if vectors == "static" else "")
 
 
 def encoder_setup(results: dict, params: dict, arch: str) -> str:

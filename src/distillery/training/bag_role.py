@@ -12,7 +12,7 @@ from distillery.core.files import read_json, read_parquet, staged_outputs
 from distillery.core.params import load_params
 from distillery.core.task import label_array, read_task, unlabelled
 from distillery.students.backbones import token_tables
-from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, save_student, train
+from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, save_student, start_vectors, train
 from distillery.training.loop import seed_everything
 from distillery.training.losses import TWIN_LOSS, Loss
 from distillery.training.mixes import Mix, mixes, teacher_labelled, train_each_mix
@@ -28,6 +28,7 @@ def train_bag(params: dict, role: str) -> tuple[dict[int, SeedRun], dict]:
     tokens = token_tables("bag")
     vocab = read_json(tokens.vocab)
     skip_ids = () if settings.recipe.frame_tokens else tuple(vocab["frame_ids"])
+    start = start_vectors(vocab["vocab_size"], settings.dim)  # None: each seed's own random start
     tables = {split: read_parquet(tokens.split(split)) for split in paths.SPLITS}
     dev, test = (
         Split(Packed(tables[s]["full_ids"], skip_ids, settings.max_length), label_array(tables[s]["label"]))
@@ -54,6 +55,8 @@ def train_bag(params: dict, role: str) -> tuple[dict[int, SeedRun], dict]:
             model = BagOfEmbeddings(
                 vocab["vocab_size"], settings.dim, task.num_labels, skip_ids, settings.recipe.init, settings.max_length
             )
+            if start is not None:
+                model.embedding.weight.data.copy_(start)
             desc = f"bag {role} seed {seed}"
             runs[seed] = SeedRun(
                 model, *train(model, train_data, mix_targets, labels, dev, test, loss, settings, seed, desc)
