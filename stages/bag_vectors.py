@@ -9,11 +9,11 @@ differs only in the teacher's logits; `-S lr=...` re-runs neither this stage nor
 
 from safetensors.numpy import save_file
 
-from distillery.core import paths
 from distillery.core.errors import DistilleryError, run_stage
 from distillery.core.files import read_json, read_parquet, staged_outputs, write_json
 from distillery.core.params import load_params, param, positive
 from distillery.students.backbones import backbone, token_tables
+from distillery.students.bag_start import VECTORS_DIR
 from distillery.students.static_vectors import VECTORS, static_table, token_counts, vector_source
 from distillery.teacher.tokens import load_tokenizer
 
@@ -35,7 +35,7 @@ def main() -> None:
             encoder, pooling, load_tokenizer(tokens.tokenizer_source), token_counts(texts, vocab_size), dim, name
         )
         info |= {"source": name, "pooling": pooling.mode}
-    with staged_outputs(paths.BAG_VECTORS) as out:
+    with staged_outputs(VECTORS_DIR) as out:
         write_json(info, out / "info.json")
         if table is not None:
             save_file({"table": table}, str(out / "table.safetensors"))

@@ -35,7 +35,6 @@ FASTTEXT = DATA / "fasttext"
 FASTTEXT_TUNED = DATA / "fasttext_tuned"
 SKLEARN = DATA / "sklearn"
 SETFIT = DATA / "setfit"
-BAG_VECTORS = DATA / "bag" / "vectors"  # where the bag's word-piece vectors start: info.json, table.safetensors
 STUDENT_TOKENS = DATA / "tokens"  # per architecture: the ids of a student with a tokenizer of its own
 COMPARE = DATA / "compare"
 EXPORT = DATA / "export"

@@ -251,20 +251,6 @@ def train(
     )
 
 
-def start_vectors(vocab_size: int, dim: int) -> torch.Tensor | None:
-    """The table bag_vectors made (`bag.model.vectors: static`), float32 [vocab_size, dim]; None for the
-    random start."""
-    path = paths.BAG_VECTORS / "table.safetensors"
-    if not path.is_file():
-        return None
-    table = load_file(path)["table"]
-    if tuple(table.shape) != (vocab_size, dim):
-        raise DistilleryError(
-            f"{path} is {tuple(table.shape)}, not ({vocab_size}, {dim}): run 'dvc repro' to rebuild it"
-        )
-    return table
-
-
 def bag_models(role: str) -> dict[int, BagOfEmbeddings]:
     """data/bag/<role>/models/seed_<s>, by seed."""
     folder = paths.trained("bag", role) / "models"

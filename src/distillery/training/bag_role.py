@@ -12,7 +12,8 @@ from distillery.core.files import read_json, read_parquet, staged_outputs
 from distillery.core.params import load_params
 from distillery.core.task import label_array, read_task, unlabelled
 from distillery.students.backbones import token_tables
-from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, save_student, start_vectors, train
+from distillery.students.bag import BagOfEmbeddings, Packed, Settings, Split, save_student, train
+from distillery.students.bag_start import start_vectors
 from distillery.training.loop import seed_everything
 from distillery.training.losses import TWIN_LOSS, Loss
 from distillery.training.mixes import Mix, mixes, teacher_labelled, train_each_mix
